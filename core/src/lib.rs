@@ -1,0 +1,25 @@
+//! rust-cluster's core: the primary side of Node's cluster module, with no N-API types so
+//! `cargo test` exercises it alone. One module per job:
+//! - `spawn`: start a worker (`node` + the script) with its IPC channel;
+//! - `channel`: framing both ways, received descriptors, handle ACK ordering;
+//! - `protocol`: what the cluster messages mean and the ones the primary writes;
+//! - `v8_codec`: the `advanced` serialization's wire format;
+//! - `servers`: the listening sockets shared with workers;
+//! - `scheduler`: round-robin handoff of accepted connections;
+//! - `reactor`: the I/O thread that ties them together;
+//! - `reaper`: collecting exits.
+
+pub mod channel;
+pub mod protocol;
+pub mod reactor;
+pub mod reaper;
+pub mod scheduler;
+pub mod servers;
+pub mod signals;
+pub mod spawn;
+pub mod sys;
+pub mod v8_codec;
+
+pub use channel::Serialization;
+pub use reactor::{Event, EventSink, Policy, Primary, ReceivedHandle, Sent};
+pub use spawn::{SpawnOptions, StdioSpec};

@@ -1,0 +1,929 @@
+//! The primary's I/O thread: one epoll loop over every worker channel, every pidfd and
+//! every round-robin listener. It answers the cluster protocol on its own (servers,
+//! connection handoff, acknowledgements) and hands JavaScript only what JavaScript must
+//! see, in batches, through an `EventSink`.
+//!
+//! State is shared with the JavaScript thread under one mutex: JS-side calls (send, kill,
+//! disconnect) write straight to the socket without waking this thread.
+
+use crate::channel::{Flush, FrameDecoder, FrameKind, OutFrame, Serialization, Writer};
+use crate::protocol::{self, Incoming};
+use crate::reaper::{self, Exit};
+use crate::scheduler::{RoundRobin, WorkerId};
+use crate::servers::{self, BindRequest, Distribution, Server, ServerTable};
+use crate::spawn::{self, SpawnOptions};
+use crate::sys::{self, Epoll, EPOLLIN, EPOLLOUT};
+use parking_lot::Mutex;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+/// Frames larger than this from a worker are a protocol error (Node has no limit; this is
+/// generous, and configurable).
+pub const DEFAULT_MAX_FRAME: usize = 256 * 1024 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
+/// Reads per channel per wakeup, so one chatty worker cannot starve the others.
+const READS_PER_WAKEUP: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// SCHED_NONE: each worker gets the listening socket.
+    None,
+    /// SCHED_RR: the primary accepts and hands connections out.
+    RoundRobin,
+}
+
+/// A descriptor a worker sent along with a message.
+#[derive(Debug)]
+pub struct ReceivedHandle {
+    pub fd: OwnedFd,
+    pub handle_type: String,
+}
+
+/// What JavaScript hears about.
+#[derive(Debug)]
+pub enum Event {
+    /// A cluster message JavaScript acts on (`online`, `listening`, `exitedAfterDisconnect`).
+    Internal {
+        worker: WorkerId,
+        act: String,
+        frame: Vec<u8>,
+    },
+    /// A user message; with a handle, `frame` is the whole NODE_HANDLE wrapper.
+    Message {
+        worker: WorkerId,
+        frame: Vec<u8>,
+        handle: Option<ReceivedHandle>,
+    },
+    /// The channel closed from the worker's side.
+    Disconnect { worker: WorkerId },
+    Exit { worker: WorkerId, exit: Exit },
+    /// Frames JavaScript asked to hear about are completely written.
+    Written {
+        worker: WorkerId,
+        write_ids: Vec<u64>,
+    },
+    /// The worker broke the protocol; it has been killed.
+    ProtocolError { worker: WorkerId, message: String },
+}
+
+pub trait EventSink: Send + Sync + 'static {
+    fn deliver(&self, events: Vec<Event>);
+}
+
+/// The outcome of a send from JavaScript.
+#[derive(Debug, Clone, Copy)]
+pub struct Sent {
+    /// The frame went to the kernel before the call returned.
+    pub written: bool,
+    /// Bytes still queued for this worker, for Node-style backpressure.
+    pub queued_bytes: usize,
+}
+
+const TOKEN_WAKE: u64 = 0;
+const KIND_CHANNEL: u64 = 1;
+const KIND_PIDFD: u64 = 2;
+const KIND_LISTENER: u64 = 3;
+
+fn token(kind: u64, id: u32) -> u64 {
+    (kind << 32) | id as u64
+}
+
+struct InFlight {
+    server: u32,
+    conn: OwnedFd,
+}
+
+struct WorkerSlot {
+    pid: i32,
+    mode: Serialization,
+    channel: Option<OwnedFd>,
+    decoder: FrameDecoder,
+    writer: Writer,
+    watching_writes: bool,
+    /// JavaScript disconnected the channel: close it once the queue is written.
+    closing: bool,
+    pidfd: Option<OwnedFd>,
+    /// The primary knows the worker is leaving on purpose: no new servers for it.
+    leaving: bool,
+    inflight: HashMap<u64, InFlight>,
+}
+
+struct State {
+    workers: HashMap<WorkerId, WorkerSlot>,
+    servers: ServerTable,
+    seq: u64,
+    policy: Policy,
+    max_frame: usize,
+    events: Vec<Event>,
+    trace: bool,
+}
+
+/// `NODE_DEBUG=cluster` or `RUST_CLUSTER_DEBUG=1`: log the protocol to stderr.
+fn trace_enabled() -> bool {
+    let node_debug = std::env::var("NODE_DEBUG").unwrap_or_default();
+    node_debug.split(',').any(|s| s.trim().eq_ignore_ascii_case("cluster"))
+        || std::env::var("RUST_CLUSTER_DEBUG").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+fn trace_frame(worker: WorkerId, direction: &str, bytes: &[u8], fd: bool) {
+    let shown = &bytes[..bytes.len().min(300)];
+    eprintln!(
+        "CLUSTER {}: worker {worker} {direction} {}{}",
+        std::process::id(),
+        String::from_utf8_lossy(shown).trim_end(),
+        if fd { " [+fd]" } else { "" }
+    );
+}
+
+struct Inner {
+    state: Mutex<State>,
+    epoll: Epoll,
+    wake: OwnedFd,
+    sink: Box<dyn EventSink>,
+}
+
+/// The primary: owns the I/O thread and everything it watches.
+#[derive(Clone)]
+pub struct Primary {
+    inner: Arc<Inner>,
+}
+
+fn closed_channel() -> io::Error {
+    io::Error::from_raw_os_error(nix::libc::EPIPE)
+}
+
+impl Primary {
+    pub fn start(sink: Box<dyn EventSink>) -> io::Result<Primary> {
+        let epoll = Epoll::new()?;
+        let wake = sys::eventfd()?;
+        epoll.add(wake.as_raw_fd(), EPOLLIN, TOKEN_WAKE)?;
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State {
+                workers: HashMap::new(),
+                servers: ServerTable::default(),
+                seq: 0,
+                policy: Policy::RoundRobin,
+                max_frame: DEFAULT_MAX_FRAME,
+                events: Vec::new(),
+                trace: trace_enabled(),
+            }),
+            epoll,
+            wake,
+            sink,
+        });
+        let thread_inner = inner.clone();
+        std::thread::Builder::new()
+            .name("rust-cluster-reactor".into())
+            .spawn(move || run(thread_inner))?;
+        Ok(Primary { inner })
+    }
+
+    pub fn set_policy(&self, policy: Policy) {
+        self.inner.state.lock().policy = policy;
+    }
+
+    pub fn set_max_frame(&self, bytes: usize) {
+        self.inner.state.lock().max_frame = bytes;
+    }
+
+    /// Starts worker `id` and starts watching its channel and its exit.
+    pub fn spawn(
+        &self,
+        id: WorkerId,
+        options: SpawnOptions,
+        mode: Serialization,
+    ) -> io::Result<(i32, [Option<OwnedFd>; 3])> {
+        let spawned = spawn::spawn(options)?;
+        let mut st = self.inner.state.lock();
+        let epoll = &self.inner.epoll;
+        epoll.add(spawned.channel.as_raw_fd(), EPOLLIN, token(KIND_CHANNEL, id))?;
+        epoll.add(spawned.pidfd.as_raw_fd(), EPOLLIN, token(KIND_PIDFD, id))?;
+        let max_frame = st.max_frame;
+        st.workers.insert(
+            id,
+            WorkerSlot {
+                pid: spawned.pid,
+                mode,
+                channel: Some(spawned.channel),
+                decoder: FrameDecoder::new(mode, max_frame),
+                writer: Writer::new(),
+                watching_writes: false,
+                closing: false,
+                pidfd: Some(spawned.pidfd),
+                leaving: false,
+                inflight: HashMap::new(),
+            },
+        );
+        Ok((spawned.pid, spawned.stdio))
+    }
+
+    /// Queues a frame JavaScript serialized (with a descriptor to pass, if any).
+    pub fn send(
+        &self,
+        id: WorkerId,
+        bytes: Vec<u8>,
+        fd: Option<RawFd>,
+        write_id: u64,
+    ) -> io::Result<Sent> {
+        let fd = fd.map(sys::dup_cloexec).transpose()?;
+        let kind = if fd.is_some() {
+            FrameKind::Handle
+        } else {
+            FrameKind::Plain
+        };
+        let mut st = self.inner.state.lock();
+        let slot = st.workers.get_mut(&id).ok_or_else(closed_channel)?;
+        if slot.channel.is_none() || slot.closing {
+            return Err(closed_channel());
+        }
+        slot.writer.push(OutFrame {
+            bytes,
+            fd,
+            kind,
+            write_id,
+        });
+        let mut done = Vec::new();
+        st.flush(&self.inner.epoll, id, &mut done);
+        let written = done.contains(&write_id);
+        done.retain(|w| *w != write_id);
+        if !done.is_empty() {
+            st.events.push(Event::Written {
+                worker: id,
+                write_ids: done,
+            });
+        }
+        let queued_bytes = st
+            .workers
+            .get(&id)
+            .map(|s| s.writer.queued_bytes())
+            .unwrap_or(0);
+        let deliver_later = !st.events.is_empty();
+        drop(st);
+        if deliver_later {
+            sys::eventfd_signal(self.inner.wake.as_raw_fd());
+        }
+        Ok(Sent {
+            written,
+            queued_bytes,
+        })
+    }
+
+    /// `worker.disconnect()` in the primary: tell the worker to close its servers and
+    /// leave, and stop giving it anything new.
+    pub fn disconnect_worker(&self, id: WorkerId) {
+        let mut st = self.inner.state.lock();
+        let epoll = &self.inner.epoll;
+        if let Some(slot) = st.workers.get_mut(&id) {
+            slot.leaving = true;
+        }
+        let mut fields = Map::new();
+        fields.insert("act".into(), Value::from("disconnect"));
+        st.send_internal(epoll, id, fields, None);
+        st.remove_worker_from_servers(epoll, id);
+    }
+
+    /// `worker.process.disconnect()`: close our end once everything queued is written.
+    pub fn close_channel(&self, id: WorkerId) {
+        let mut st = self.inner.state.lock();
+        let epoll = &self.inner.epoll;
+        let Some(slot) = st.workers.get_mut(&id) else {
+            return;
+        };
+        slot.closing = true;
+        if slot.writer.is_idle() {
+            st.drop_channel(epoll, id);
+        }
+    }
+
+    /// Sends a signal while the worker is ours to signal (not yet reaped, so the pid
+    /// cannot have been reused).
+    pub fn kill(&self, id: WorkerId, signal: i32) -> io::Result<()> {
+        let st = self.inner.state.lock();
+        match st.workers.get(&id) {
+            Some(slot) if slot.pidfd.is_some() => sys::kill(slot.pid, signal),
+            _ => Err(io::Error::from_raw_os_error(nix::libc::ESRCH)),
+        }
+    }
+
+    /// Number of servers the primary holds (Node asserts none are left when the last
+    /// worker goes).
+    pub fn server_count(&self) -> usize {
+        self.inner.state.lock().servers.len()
+    }
+}
+
+fn run(inner: Arc<Inner>) {
+    let mut ready = Vec::new();
+    loop {
+        if inner.epoll.wait(&mut ready, -1).is_err() {
+            return;
+        }
+        let events = {
+            let mut st = inner.state.lock();
+            for &(tok, flags) in &ready {
+                st.dispatch(&inner, tok, flags);
+            }
+            std::mem::take(&mut st.events)
+        };
+        if !events.is_empty() {
+            inner.sink.deliver(events);
+        }
+    }
+}
+
+impl State {
+    fn dispatch(&mut self, inner: &Inner, tok: u64, flags: u32) {
+        let id = (tok & 0xffff_ffff) as u32;
+        match tok >> 32 {
+            _ if tok == TOKEN_WAKE => sys::eventfd_drain(inner.wake.as_raw_fd()),
+            KIND_CHANNEL => {
+                if flags & EPOLLOUT != 0 {
+                    let mut done = Vec::new();
+                    self.flush(&inner.epoll, id, &mut done);
+                    if !done.is_empty() {
+                        self.events.push(Event::Written {
+                            worker: id,
+                            write_ids: done,
+                        });
+                    }
+                }
+                if flags & !EPOLLOUT != 0 {
+                    self.read_channel(&inner.epoll, id, READS_PER_WAKEUP);
+                }
+            }
+            KIND_PIDFD => self.on_exit(&inner.epoll, id),
+            KIND_LISTENER => self.accept_connections(&inner.epoll, id),
+            _ => {}
+        }
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        let seq = self.seq;
+        self.seq += 1;
+        seq
+    }
+
+    /// Writes what the socket takes; watches for writability while anything is left.
+    fn flush(&mut self, epoll: &Epoll, id: WorkerId, done: &mut Vec<u64>) {
+        let Some(slot) = self.workers.get_mut(&id) else {
+            return;
+        };
+        let Some(channel) = slot.channel.as_ref() else {
+            return;
+        };
+        let fd = channel.as_raw_fd();
+        match slot.writer.flush(fd, done) {
+            Ok(Flush::Done) => {
+                if slot.watching_writes {
+                    slot.watching_writes = false;
+                    let _ = epoll.modify(fd, EPOLLIN, token(KIND_CHANNEL, id));
+                }
+                if slot.closing && slot.writer.is_idle() {
+                    self.drop_channel(epoll, id);
+                }
+            }
+            Ok(Flush::Blocked) => {
+                if !slot.watching_writes {
+                    slot.watching_writes = true;
+                    let _ = epoll.modify(fd, EPOLLIN | EPOLLOUT, token(KIND_CHANNEL, id));
+                }
+            }
+            // The worker is gone; the read side reports the disconnect.
+            Err(_) => {
+                if slot.closing {
+                    self.drop_channel(epoll, id);
+                }
+            }
+        }
+    }
+
+    /// Queues a `NODE_CLUSTER` message (wrapped with a descriptor if given); returns its seq.
+    fn send_internal(
+        &mut self,
+        epoll: &Epoll,
+        id: WorkerId,
+        fields: Map<String, Value>,
+        handle: Option<(OwnedFd, &str)>,
+    ) -> Option<u64> {
+        let seq = self.next_seq();
+        let slot = self.workers.get_mut(&id)?;
+        slot.channel.as_ref()?;
+        let mut msg = protocol::cluster_message(fields, seq);
+        let (fd, kind) = match handle {
+            Some((fd, handle_type)) => {
+                msg = protocol::handle_message(handle_type, msg);
+                (Some(fd), FrameKind::Handle)
+            }
+            None => (None, FrameKind::Plain),
+        };
+        let bytes = protocol::encode(&msg, slot.mode);
+        if self.trace {
+            trace_frame(id, "<-", &bytes, fd.is_some());
+        }
+        slot.writer.push(OutFrame {
+            bytes,
+            fd,
+            kind,
+            write_id: 0,
+        });
+        self.flush(epoll, id, &mut Vec::new());
+        Some(seq)
+    }
+
+    fn send_raw(&mut self, epoll: &Epoll, id: WorkerId, msg: &Value, kind: FrameKind) {
+        let Some(slot) = self.workers.get_mut(&id) else {
+            return;
+        };
+        let bytes = protocol::encode(msg, slot.mode);
+        if self.trace {
+            trace_frame(id, "<-", &bytes, false);
+        }
+        slot.writer.push(OutFrame {
+            bytes,
+            fd: None,
+            kind,
+            write_id: 0,
+        });
+        self.flush(epoll, id, &mut Vec::new());
+    }
+
+    fn read_channel(&mut self, epoll: &Epoll, id: WorkerId, max_reads: usize) {
+        let mut buf = vec![0u8; READ_CHUNK];
+        for _ in 0..max_reads {
+            let Some(slot) = self.workers.get_mut(&id) else {
+                return;
+            };
+            let Some(channel) = slot.channel.as_ref() else {
+                return;
+            };
+            let mut fds = Vec::new();
+            match sys::recv_with_fds(channel.as_raw_fd(), &mut buf, &mut fds) {
+                Ok(0) => {
+                    self.on_channel_closed(epoll, id);
+                    return;
+                }
+                Ok(n) => {
+                    slot.decoder.feed(&buf[..n], fds);
+                    self.process_frames(epoll, id);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.on_channel_closed(epoll, id);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn process_frames(&mut self, epoll: &Epoll, id: WorkerId) {
+        loop {
+            let Some(slot) = self.workers.get_mut(&id) else {
+                return;
+            };
+            let frame = match slot.decoder.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return,
+                Err(e) => return self.protocol_error(epoll, id, e.to_string()),
+            };
+            let mode = slot.mode;
+            let closing = slot.closing;
+            if self.trace {
+                trace_frame(id, "->", &frame, false);
+            }
+            match protocol::classify(&frame, mode) {
+                Incoming::HandleAck => self.on_handle_reply(epoll, id, true),
+                Incoming::HandleNack => self.on_handle_reply(epoll, id, false),
+                // After JavaScript disconnected, only ACKs still matter (they release the
+                // queue being flushed); Node reads nothing more either.
+                _ if closing => {}
+                Incoming::User => self.events.push(Event::Message {
+                    worker: id,
+                    frame,
+                    handle: None,
+                }),
+                Incoming::Cluster(msg) => self.on_cluster_message(epoll, id, msg, frame),
+                Incoming::Handle {
+                    handle_type,
+                    inner_is_user,
+                } => self.on_handle(epoll, id, frame, handle_type, inner_is_user),
+                Incoming::OtherInternal => {}
+                Incoming::Invalid(e) => {
+                    return self.protocol_error(epoll, id, format!("invalid IPC message: {e}"))
+                }
+            }
+        }
+    }
+
+    fn on_handle_reply(&mut self, epoll: &Epoll, id: WorkerId, ack: bool) {
+        if let Some(slot) = self.workers.get_mut(&id) {
+            if ack {
+                slot.writer.on_ack();
+            } else {
+                slot.writer.on_nack();
+            }
+        }
+        self.flush(epoll, id, &mut Vec::new());
+    }
+
+    fn on_handle(
+        &mut self,
+        epoll: &Epoll,
+        id: WorkerId,
+        frame: Vec<u8>,
+        handle_type: String,
+        inner_is_user: bool,
+    ) {
+        let Some(slot) = self.workers.get_mut(&id) else {
+            return;
+        };
+        let Some(fd) = slot.decoder.take_fd() else {
+            // The descriptor was lost on the way (MSG_CTRUNC): ask for it again.
+            return self.send_raw(epoll, id, &protocol::handle_nack(), FrameKind::Ack);
+        };
+        self.send_raw(epoll, id, &protocol::handle_ack(), FrameKind::Ack);
+        if inner_is_user {
+            self.events.push(Event::Message {
+                worker: id,
+                frame,
+                handle: Some(ReceivedHandle { fd, handle_type }),
+            });
+        }
+    }
+
+    fn on_cluster_message(
+        &mut self,
+        epoll: &Epoll,
+        id: WorkerId,
+        msg: Map<String, Value>,
+        frame: Vec<u8>,
+    ) {
+        if let Some(ack) = msg.get("ack").and_then(Value::as_u64) {
+            if msg.get("act").is_none() {
+                let accepted = msg.get("accepted").and_then(Value::as_bool) == Some(true);
+                return self.on_newconn_reply(epoll, id, ack, accepted);
+            }
+        }
+        let act = msg.get("act").and_then(Value::as_str).unwrap_or("").to_string();
+        match act.as_str() {
+            "queryServer" => self.on_query_server(epoll, id, &msg),
+            "close" => {
+                if let Some(key) = msg.get("key").and_then(Value::as_str) {
+                    if let Some(sid) = self.servers.id_of(key) {
+                        self.remove_from_server(epoll, sid, id);
+                    }
+                }
+            }
+            "exitedAfterDisconnect" => {
+                if let Some(slot) = self.workers.get_mut(&id) {
+                    slot.leaving = true;
+                }
+                if let Some(seq) = msg.get("seq").cloned() {
+                    let mut fields = Map::new();
+                    fields.insert("ack".into(), seq);
+                    self.send_internal(epoll, id, fields, None);
+                }
+                self.events.push(Event::Internal {
+                    worker: id,
+                    act,
+                    frame,
+                });
+            }
+            "online" | "listening" => self.events.push(Event::Internal {
+                worker: id,
+                act,
+                frame,
+            }),
+            _ => {}
+        }
+    }
+
+    fn on_query_server(&mut self, epoll: &Epoll, id: WorkerId, msg: &Map<String, Value>) {
+        let leaving = self.workers.get(&id).map_or(true, |s| s.leaving);
+        if leaving {
+            return;
+        }
+        let seq = msg.get("seq").cloned().unwrap_or(Value::Null);
+        let key = protocol::server_key(msg);
+        let sid = match self.servers.id_of(&key) {
+            Some(sid) => sid,
+            None => match self.open_server(epoll, &key, msg) {
+                Ok(sid) => sid,
+                Err(errno) => {
+                    let mut reply = Map::new();
+                    reply.insert("errno".into(), Value::from(errno));
+                    reply.insert("key".into(), Value::from(key));
+                    reply.insert("ack".into(), seq);
+                    reply.insert("data".into(), msg.get("data").cloned().unwrap_or(Value::Null));
+                    self.send_internal(epoll, id, reply, None);
+                    return;
+                }
+            },
+        };
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
+        if server.data.is_null() {
+            server.data = msg.get("data").cloned().unwrap_or(Value::Null);
+        }
+        let mut reply = Map::new();
+        reply.insert("key".into(), Value::from(key));
+        reply.insert("ack".into(), seq);
+        reply.insert("data".into(), server.data.clone());
+        match &mut server.distribution {
+            Distribution::Shared { workers } => {
+                workers.insert(id);
+                reply.insert("errno".into(), Value::from(0));
+                let handle_type = if server.is_udp {
+                    "dgram.Native"
+                } else {
+                    "net.Native"
+                };
+                let Ok(fd) = sys::dup_cloexec(server.listener.fd.as_raw_fd()) else {
+                    return;
+                };
+                self.send_internal(epoll, id, reply, Some((fd, handle_type)));
+            }
+            Distribution::RoundRobin(rr) => {
+                let first = rr.add(id);
+                reply.insert("errno".into(), Value::Null);
+                if let Some(name) = &server.sockname {
+                    reply.insert("sockname".into(), name.clone());
+                }
+                self.send_internal(epoll, id, reply, None);
+                match first {
+                    Some(conn) => self.hand_off(epoll, sid, id, conn),
+                    None => self.update_accepting(epoll, sid),
+                }
+            }
+        }
+    }
+
+    fn open_server(
+        &mut self,
+        epoll: &Epoll,
+        key: &str,
+        msg: &Map<String, Value>,
+    ) -> Result<u32, i32> {
+        let req = BindRequest::from_message(msg);
+        // UDP is connectionless: always shared, as in Node.
+        let round_robin = self.policy == Policy::RoundRobin && !req.is_udp();
+        let listener = servers::open(&req, round_robin)?;
+        let sockname = if round_robin && req.transport == servers::Transport::Tcp {
+            servers::sockname(&listener.fd)
+        } else {
+            None
+        };
+        let distribution = if round_robin {
+            Distribution::RoundRobin(RoundRobin::new())
+        } else {
+            Distribution::Shared {
+                workers: Default::default(),
+            }
+        };
+        let fd = listener.fd.as_raw_fd();
+        let sid = self.servers.insert(Server {
+            key: key.to_string(),
+            listener,
+            distribution,
+            data: Value::Null,
+            sockname,
+            is_udp: req.is_udp(),
+            accepting: false,
+        });
+        if round_robin {
+            // Registered idle; accepting starts once a worker is free to take a connection.
+            epoll
+                .add(fd, 0, token(KIND_LISTENER, sid))
+                .map_err(|e| -e.raw_os_error().unwrap_or(nix::libc::EINVAL))?;
+        }
+        Ok(sid)
+    }
+
+    /// Accept only while some worker is free: otherwise connections wait in the kernel's
+    /// backlog rather than in our memory.
+    fn update_accepting(&mut self, epoll: &Epoll, sid: u32) {
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
+        let Distribution::RoundRobin(rr) = &server.distribution else {
+            return;
+        };
+        let want = rr.has_free_worker();
+        if want != server.accepting {
+            server.accepting = want;
+            let events = if want { EPOLLIN } else { 0 };
+            let _ = epoll.modify(server.listener.fd.as_raw_fd(), events, token(KIND_LISTENER, sid));
+        }
+    }
+
+    fn accept_connections(&mut self, epoll: &Epoll, sid: u32) {
+        loop {
+            let Some(server) = self.servers.get_mut(sid) else {
+                return;
+            };
+            let Distribution::RoundRobin(rr) = &mut server.distribution else {
+                return;
+            };
+            if !rr.has_free_worker() {
+                break;
+            }
+            match sys::accept(server.listener.fd.as_raw_fd()) {
+                Ok(Some((conn, _peer))) => {
+                    if let Some((worker, conn)) = rr.distribute(conn) {
+                        self.hand_off(epoll, sid, worker, conn);
+                    }
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        self.update_accepting(epoll, sid);
+    }
+
+    /// Sends one accepted connection to a worker as `newconn`, keeping our copy until the
+    /// worker answers (so a refusal can go elsewhere).
+    fn hand_off(&mut self, epoll: &Epoll, sid: u32, worker: WorkerId, conn: OwnedFd) {
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
+        let key = server.key.clone();
+        let sent = sys::dup_cloexec(conn.as_raw_fd()).ok().and_then(|copy| {
+            let mut fields = Map::new();
+            fields.insert("act".into(), Value::from("newconn"));
+            fields.insert("key".into(), Value::from(key));
+            self.send_internal(epoll, worker, fields, Some((copy, "net.Native")))
+        });
+        match sent {
+            Some(seq) => {
+                if let Some(slot) = self.workers.get_mut(&worker) {
+                    slot.inflight.insert(seq, InFlight { server: sid, conn });
+                }
+            }
+            // That worker's channel is gone: drop it from the server and try another.
+            None => {
+                if let Some(server) = self.servers.get_mut(sid) {
+                    if let Distribution::RoundRobin(rr) = &mut server.distribution {
+                        rr.remove(worker);
+                    }
+                }
+                self.requeue(epoll, sid, conn);
+            }
+        }
+    }
+
+    fn requeue(&mut self, epoll: &Epoll, sid: u32, conn: OwnedFd) {
+        let Some(server) = self.servers.get_mut(sid) else {
+            return; // Server closed: dropping the connection closes it.
+        };
+        let Distribution::RoundRobin(rr) = &mut server.distribution else {
+            return;
+        };
+        if let Some((worker, conn)) = rr.requeue(conn) {
+            self.hand_off(epoll, sid, worker, conn);
+        }
+        self.update_accepting(epoll, sid);
+    }
+
+    fn on_newconn_reply(&mut self, epoll: &Epoll, id: WorkerId, ack: u64, accepted: bool) {
+        let Some(inflight) = self
+            .workers
+            .get_mut(&id)
+            .and_then(|slot| slot.inflight.remove(&ack))
+        else {
+            return;
+        };
+        let sid = inflight.server;
+        if !accepted {
+            // Refused (the worker is closing or at maxConnections): a free worker takes it
+            // now, or it waits at the head of the queue.
+            self.requeue(epoll, sid, inflight.conn);
+        }
+        // Accepted: dropping our copy closes it; the worker has its own.
+        let next = self.servers.get_mut(sid).and_then(|server| match &mut server.distribution {
+            Distribution::RoundRobin(rr) => rr.handoff(id),
+            Distribution::Shared { .. } => None,
+        });
+        match next {
+            Some(conn) => self.hand_off(epoll, sid, id, conn),
+            None => self.update_accepting(epoll, sid),
+        }
+    }
+
+    fn remove_from_server(&mut self, epoll: &Epoll, sid: u32, id: WorkerId) {
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
+        if !server.holds(id) {
+            return;
+        }
+        if server.remove(id) {
+            self.close_server(epoll, sid);
+        } else {
+            self.update_accepting(epoll, sid);
+        }
+    }
+
+    fn close_server(&mut self, epoll: &Epoll, sid: u32) {
+        if let Some(mut server) = self.servers.remove(sid) {
+            epoll.delete(server.listener.fd.as_raw_fd());
+            if let Distribution::RoundRobin(rr) = &mut server.distribution {
+                drop(rr.drain_pending());
+            }
+        }
+    }
+
+    /// Node's removeHandlesForWorker.
+    fn remove_worker_from_servers(&mut self, epoll: &Epoll, id: WorkerId) {
+        for sid in self.servers.ids() {
+            self.remove_from_server(epoll, sid, id);
+        }
+    }
+
+    /// Connections handed to a worker that can no longer answer go to the others.
+    fn requeue_inflight(&mut self, epoll: &Epoll, id: WorkerId) {
+        let inflight: Vec<InFlight> = match self.workers.get_mut(&id) {
+            Some(slot) => slot.inflight.drain().map(|(_, f)| f).collect(),
+            None => return,
+        };
+        for f in inflight {
+            self.requeue(epoll, f.server, f.conn);
+        }
+    }
+
+    fn drop_channel(&mut self, epoll: &Epoll, id: WorkerId) {
+        if let Some(slot) = self.workers.get_mut(&id) {
+            if let Some(channel) = slot.channel.take() {
+                epoll.delete(channel.as_raw_fd());
+            }
+            slot.writer = Writer::new();
+        }
+        self.remove_worker_from_servers(epoll, id);
+        self.requeue_inflight(epoll, id);
+        self.forget_if_done(id);
+    }
+
+    fn on_channel_closed(&mut self, epoll: &Epoll, id: WorkerId) {
+        let was_open = self
+            .workers
+            .get(&id)
+            .is_some_and(|s| s.channel.is_some() && !s.closing);
+        self.drop_channel(epoll, id);
+        if was_open {
+            self.events.push(Event::Disconnect { worker: id });
+        }
+    }
+
+    fn on_exit(&mut self, epoll: &Epoll, id: WorkerId) {
+        let Some(slot) = self.workers.get(&id) else {
+            return;
+        };
+        let pid = slot.pid;
+        // Whatever the worker wrote before dying is delivered before its exit.
+        if slot.channel.is_some() {
+            self.read_channel(epoll, id, usize::MAX);
+        }
+        let exit = match reaper::reap(pid) {
+            Ok(Some(exit)) => exit,
+            Ok(None) => return,
+            Err(_) => Exit {
+                code: Some(0),
+                signal: None,
+            },
+        };
+        if let Some(slot) = self.workers.get_mut(&id) {
+            if let Some(pidfd) = slot.pidfd.take() {
+                epoll.delete(pidfd.as_raw_fd());
+            }
+        }
+        self.remove_worker_from_servers(epoll, id);
+        if self.trace {
+            eprintln!("CLUSTER {}: worker {id} exited {exit:?}", std::process::id());
+        }
+        self.events.push(Event::Exit { worker: id, exit });
+        self.forget_if_done(id);
+    }
+
+    fn forget_if_done(&mut self, id: WorkerId) {
+        if let Some(slot) = self.workers.get(&id) {
+            if slot.channel.is_none() && slot.pidfd.is_none() {
+                self.workers.remove(&id);
+            }
+        }
+    }
+
+    fn protocol_error(&mut self, epoll: &Epoll, id: WorkerId, message: String) {
+        if let Some(slot) = self.workers.get(&id) {
+            if slot.pidfd.is_some() {
+                let _ = sys::kill(slot.pid, nix::libc::SIGKILL);
+            }
+        }
+        self.events.push(Event::ProtocolError {
+            worker: id,
+            message,
+        });
+        self.on_channel_closed(epoll, id);
+    }
+}

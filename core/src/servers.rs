@@ -1,0 +1,431 @@
+//! Listening sockets the primary opens for workers, created the way Node's
+//! `net._createServerHandle` / `dgram._createSocketHandle` / RoundRobinHandle create them,
+//! and the table of them keyed like Node (`address:port:addressType:fd:index`).
+
+use crate::scheduler::{RoundRobin, WorkerId};
+use crate::sys;
+use nix::libc;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+/// libuv's UV_TCP_IPV6ONLY / UV_UDP_IPV6ONLY.
+const FLAG_IPV6ONLY: i64 = 1;
+/// libuv's UV_UDP_REUSEADDR.
+const FLAG_UDP_REUSEADDR: i64 = 4;
+/// Node's default listen backlog.
+const DEFAULT_BACKLOG: i32 = 511;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Unix,
+    Udp { v6: bool },
+}
+
+/// What a worker's `queryServer` asks for.
+#[derive(Debug, Clone)]
+pub struct BindRequest {
+    pub address: Option<String>,
+    pub port: i64,
+    pub transport: Transport,
+    pub address_type: Value,
+    pub fd: Option<i64>,
+    pub flags: i64,
+    pub backlog: Option<i32>,
+    pub readable_all: bool,
+    pub writable_all: bool,
+}
+
+impl BindRequest {
+    pub fn from_message(msg: &Map<String, Value>) -> BindRequest {
+        let address_type = msg.get("addressType").cloned().unwrap_or(Value::Null);
+        let port = msg.get("port").and_then(Value::as_i64).unwrap_or(0);
+        let transport = match address_type.as_str() {
+            Some("udp4") => Transport::Udp { v6: false },
+            Some("udp6") => Transport::Udp { v6: true },
+            _ if port < 0 || address_type.as_i64() == Some(-1) => Transport::Unix,
+            _ => Transport::Tcp,
+        };
+        BindRequest {
+            address: msg
+                .get("address")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            port,
+            transport,
+            address_type,
+            fd: msg.get("fd").and_then(Value::as_i64).filter(|fd| *fd >= 0),
+            flags: msg.get("flags").and_then(Value::as_i64).unwrap_or(0),
+            backlog: msg
+                .get("backlog")
+                .and_then(Value::as_i64)
+                .filter(|b| *b > 0)
+                .map(|b| b.min(i32::MAX as i64) as i32),
+            readable_all: msg.get("readableAll").and_then(Value::as_bool) == Some(true),
+            writable_all: msg.get("writableAll").and_then(Value::as_bool) == Some(true),
+        }
+    }
+
+    pub fn is_udp(&self) -> bool {
+        matches!(self.transport, Transport::Udp { .. })
+    }
+}
+
+/// A socket the primary holds, and the path to remove when it closes (Unix sockets).
+pub struct Listener {
+    pub fd: OwnedFd,
+    unix_path: Option<PathBuf>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        // libuv unlinks a bound pipe's path when the handle closes; so do we.
+        if let Some(path) = &self.unix_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn errno_of(e: &io::Error) -> i32 {
+    -e.raw_os_error().unwrap_or(libc::EINVAL)
+}
+
+/// Opens the socket a request asks for; `listen` is true for round-robin (the primary
+/// accepts), false for shared handles (each worker calls listen itself, as in Node).
+/// Errors are libuv-style negative errno values, which the worker turns into Node's error.
+pub fn open(req: &BindRequest, listen: bool) -> Result<Listener, i32> {
+    if let Some(fd) = req.fd {
+        // Node opens the descriptor number as the primary sees it.
+        let fd = sys::dup_cloexec(fd as i32).map_err(|_| -libc::EINVAL)?;
+        if listen {
+            sys::listen(fd.as_raw_fd(), req.backlog.unwrap_or(DEFAULT_BACKLOG))
+                .map_err(|e| errno_of(&e))?;
+        }
+        return Ok(Listener {
+            fd,
+            unix_path: None,
+        });
+    }
+    match &req.transport {
+        Transport::Tcp => open_tcp(req, listen),
+        Transport::Unix => open_unix(req, listen),
+        Transport::Udp { v6 } => open_udp(req, *v6),
+    }
+    .map_err(|e| errno_of(&e))
+}
+
+fn parse_ip(address: &str, v6: bool) -> io::Result<IpAddr> {
+    let bad = || io::Error::from_raw_os_error(libc::EINVAL);
+    if v6 {
+        let plain = address.split('%').next().unwrap_or(address);
+        plain.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| bad())
+    } else {
+        address.parse::<Ipv4Addr>().map(IpAddr::V4).map_err(|_| bad())
+    }
+}
+
+fn bind_tcp(ip: IpAddr, port: u16, ipv6only: bool) -> io::Result<OwnedFd> {
+    let domain = if ip.is_ipv6() {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    };
+    let fd = sys::socket(domain, libc::SOCK_STREAM)?;
+    sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    if ip.is_ipv6() {
+        sys::set_int_option(
+            fd.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_V6ONLY,
+            ipv6only as i32,
+        )?;
+    }
+    sys::bind(fd.as_raw_fd(), &sys::SockAddr::from_std(&SocketAddr::new(ip, port)))?;
+    Ok(fd)
+}
+
+fn port_of(req: &BindRequest) -> io::Result<u16> {
+    u16::try_from(req.port).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn open_tcp(req: &BindRequest, listen: bool) -> io::Result<Listener> {
+    let port = port_of(req)?;
+    let ipv6only = req.flags & FLAG_IPV6ONLY != 0;
+    let fd = match &req.address {
+        // No address: the IPv6 wildcard (dual stack) first, IPv4 if that fails, as Node.
+        None => bind_tcp(Ipv6Addr::UNSPECIFIED.into(), port, ipv6only)
+            .or_else(|_| bind_tcp(Ipv4Addr::UNSPECIFIED.into(), port, false))?,
+        Some(address) => {
+            let v6 = req.address_type.as_i64() == Some(6);
+            bind_tcp(parse_ip(address, v6)?, port, ipv6only)?
+        }
+    };
+    if listen {
+        sys::listen(fd.as_raw_fd(), req.backlog.unwrap_or(DEFAULT_BACKLOG))?;
+    }
+    Ok(Listener {
+        fd,
+        unix_path: None,
+    })
+}
+
+/// Node binds the shortest spelling of a socket path (the limit is ~108 bytes).
+fn shortest_path(address: &str, cwd: &Path) -> PathBuf {
+    let absolute = Path::new(address);
+    match relative_to(absolute, cwd) {
+        Some(rel) if rel.as_os_str().len() < address.len() => rel,
+        _ => absolute.to_path_buf(),
+    }
+}
+
+fn relative_to(path: &Path, base: &Path) -> Option<PathBuf> {
+    if !path.is_absolute() || !base.is_absolute() {
+        return None;
+    }
+    let path: Vec<Component> = path.components().collect();
+    let base: Vec<Component> = base.components().collect();
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in common..base.len() {
+        rel.push("..");
+    }
+    for part in &path[common..] {
+        rel.push(part);
+    }
+    Some(rel)
+}
+
+fn open_unix(req: &BindRequest, listen: bool) -> io::Result<Listener> {
+    // Relative to the primary's working directory now, which bind() resolves against.
+    let cwd = std::env::current_dir()?;
+    let address = req
+        .address
+        .as_deref()
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let path = shortest_path(address, &cwd);
+    let fd = sys::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
+    let bytes = path.as_os_str().as_encoded_bytes();
+    sys::bind(fd.as_raw_fd(), &sys::SockAddr::unix(bytes)?)?;
+    let listener = Listener {
+        fd,
+        unix_path: Some(Path::new(address).to_path_buf()),
+    };
+    if listen {
+        sys::listen(listener.fd.as_raw_fd(), req.backlog.unwrap_or(DEFAULT_BACKLOG))?;
+        make_accessible(Path::new(address), req.readable_all, req.writable_all)?;
+    }
+    Ok(listener)
+}
+
+/// `readableAll` / `writableAll`, as libuv's uv_pipe_chmod: add the bits for everyone.
+pub fn make_accessible(path: &Path, readable: bool, writable: bool) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut wanted = 0;
+    if readable {
+        wanted |= 0o444;
+    }
+    if writable {
+        wanted |= 0o222;
+    }
+    if wanted == 0 {
+        return Ok(());
+    }
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | wanted))
+}
+
+fn open_udp(req: &BindRequest, v6: bool) -> io::Result<Listener> {
+    let port = port_of(req)?;
+    let address = req
+        .address
+        .clone()
+        .unwrap_or_else(|| if v6 { "::" } else { "0.0.0.0" }.to_string());
+    let ip = parse_ip(&address, v6)?;
+    let domain = if v6 { libc::AF_INET6 } else { libc::AF_INET };
+    let fd = sys::socket(domain, libc::SOCK_DGRAM)?;
+    if req.flags & FLAG_UDP_REUSEADDR != 0 {
+        sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    }
+    if v6 {
+        let only = req.flags & FLAG_IPV6ONLY != 0;
+        sys::set_int_option(fd.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, only as i32)?;
+    }
+    sys::bind(fd.as_raw_fd(), &sys::SockAddr::from_std(&SocketAddr::new(ip, port)))?;
+    Ok(Listener {
+        fd,
+        unix_path: None,
+    })
+}
+
+/// `{address, family, port}` as Node's getsockname reports a TCP socket.
+pub fn sockname(fd: &OwnedFd) -> Option<Value> {
+    let addr = sys::getsockname(fd.as_raw_fd()).ok()?.to_std()?;
+    let family = if addr.is_ipv6() { "IPv6" } else { "IPv4" };
+    Some(json!({ "address": addr.ip().to_string(), "family": family, "port": addr.port() }))
+}
+
+/// How connections reach workers for one server.
+pub enum Distribution {
+    /// Every worker gets the listening descriptor (SCHED_NONE, and UDP always).
+    Shared { workers: BTreeSet<WorkerId> },
+    /// The primary accepts and hands each connection on (SCHED_RR).
+    RoundRobin(RoundRobin<OwnedFd>),
+}
+
+pub struct Server {
+    pub key: String,
+    pub listener: Listener,
+    pub distribution: Distribution,
+    pub data: Value,
+    /// For round-robin TCP servers: what the worker's fake handle reports.
+    pub sockname: Option<Value>,
+    pub is_udp: bool,
+    /// True while the accept loop watches this listener.
+    pub accepting: bool,
+}
+
+impl Server {
+    pub fn holds(&self, worker: WorkerId) -> bool {
+        match &self.distribution {
+            Distribution::Shared { workers } => workers.contains(&worker),
+            Distribution::RoundRobin(rr) => rr.has(worker),
+        }
+    }
+
+    /// Removes a worker; true when the server has no holder left and must close.
+    pub fn remove(&mut self, worker: WorkerId) -> bool {
+        match &mut self.distribution {
+            Distribution::Shared { workers } => {
+                workers.remove(&worker);
+                workers.is_empty()
+            }
+            Distribution::RoundRobin(rr) => rr.remove(worker),
+        }
+    }
+}
+
+/// Server slots by id (the id is what epoll reports) and by Node's key.
+#[derive(Default)]
+pub struct ServerTable {
+    by_id: HashMap<u32, Server>,
+    by_key: HashMap<String, u32>,
+    next_id: u32,
+}
+
+impl ServerTable {
+    pub fn id_of(&self, key: &str) -> Option<u32> {
+        self.by_key.get(key).copied()
+    }
+
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Server> {
+        self.by_id.get_mut(&id)
+    }
+
+    pub fn insert(&mut self, server: Server) -> u32 {
+        self.next_id = self.next_id.wrapping_add(1);
+        let id = self.next_id;
+        self.by_key.insert(server.key.clone(), id);
+        self.by_id.insert(id, server);
+        id
+    }
+
+    pub fn remove(&mut self, id: u32) -> Option<Server> {
+        let server = self.by_id.remove(&id)?;
+        self.by_key.remove(&server.key);
+        Some(server)
+    }
+
+    pub fn ids(&self) -> Vec<u32> {
+        self.by_id.keys().copied().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp_request(address: Option<&str>, port: i64) -> BindRequest {
+        BindRequest {
+            address: address.map(str::to_string),
+            port,
+            transport: Transport::Tcp,
+            address_type: json!(4),
+            fd: None,
+            flags: 0,
+            backlog: None,
+            readable_all: false,
+            writable_all: false,
+        }
+    }
+
+    #[test]
+    fn port_zero_binds_a_real_port_and_reports_it() {
+        let listener = open(&tcp_request(Some("127.0.0.1"), 0), true).unwrap();
+        let name = sockname(&listener.fd).unwrap();
+        assert_eq!(name["family"], "IPv4");
+        assert_eq!(name["address"], "127.0.0.1");
+        assert!(name["port"].as_u64().unwrap() > 0);
+        let port = name["port"].as_u64().unwrap() as u16;
+        std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    }
+
+    #[test]
+    fn bind_conflict_is_a_negative_errno() {
+        let first = open(&tcp_request(Some("127.0.0.1"), 0), true).unwrap();
+        let port = sockname(&first.fd).unwrap()["port"].as_i64().unwrap();
+        let err = open(&tcp_request(Some("127.0.0.1"), port), true)
+            .err()
+            .unwrap();
+        assert_eq!(err, -libc::EADDRINUSE);
+        assert_eq!(
+            open(&tcp_request(Some("not an ip"), 0), true).err(),
+            Some(-libc::EINVAL)
+        );
+    }
+
+    #[test]
+    fn unix_socket_path_is_removed_on_close() {
+        let dir = std::env::temp_dir().join(format!("rc-servers-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let req = BindRequest {
+            address: Some(path.to_string_lossy().into_owned()),
+            port: -1,
+            transport: Transport::Unix,
+            address_type: json!(-1),
+            readable_all: true,
+            ..tcp_request(None, -1)
+        };
+        let listener = open(&req, true).unwrap();
+        assert!(path.exists());
+        std::os::unix::net::UnixStream::connect(&path).unwrap();
+        drop(listener);
+        assert!(!path.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn relative_paths_are_shortest() {
+        assert_eq!(
+            shortest_path("/a/b/c/very-long-name.sock", Path::new("/a/b/c")),
+            PathBuf::from("very-long-name.sock")
+        );
+        assert_eq!(
+            shortest_path("/x.sock", Path::new("/a/b/c/d")),
+            PathBuf::from("/x.sock")
+        );
+    }
+}

@@ -1,0 +1,233 @@
+//! Starting a worker: a new `node` process (fork + exec, never a fork of the running V8)
+//! with one end of a socketpair placed at the channel descriptor Node expects.
+//!
+//! Every spawn runs on one long-lived thread, because PR_SET_PDEATHSIG fires when the
+//! *thread* that forked the child exits, not the process: a dedicated thread that never
+//! exits makes "the worker dies with the primary" hold.
+
+use crate::sys;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StdioSpec {
+    Inherit,
+    Ignore,
+    /// A socketpair; the primary's end is returned to the caller.
+    Pipe,
+    /// The child gets a copy of this primary descriptor.
+    Fd(RawFd),
+}
+
+#[derive(Debug, Clone)]
+pub struct SpawnOptions {
+    /// The `node` binary (`process.execPath`).
+    pub program: String,
+    /// Everything after argv[0]: execArgv, the script, its args.
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub stdio: [StdioSpec; 3],
+    /// Where the channel lands in the child (`NODE_CHANNEL_FD`).
+    pub channel_fd: RawFd,
+}
+
+pub struct Spawned {
+    pub pid: i32,
+    /// The primary's end of the IPC channel.
+    pub channel: OwnedFd,
+    pub pidfd: OwnedFd,
+    /// The primary's ends of piped stdio, by index.
+    pub stdio: [Option<OwnedFd>; 3],
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+fn spawner() -> &'static mpsc::Sender<Job> {
+    static SPAWNER: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+    SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("rust-cluster-spawner".into())
+            .spawn(move || {
+                // Lives as long as the process: the sender is in a static.
+                for job in rx {
+                    job();
+                }
+            })
+            .expect("spawner thread");
+        tx
+    })
+}
+
+/// Starts a worker from the spawner thread and waits for the result.
+pub fn spawn(options: SpawnOptions) -> io::Result<Spawned> {
+    let (tx, rx) = mpsc::channel();
+    spawner()
+        .send(Box::new(move || {
+            let _ = tx.send(spawn_here(&options));
+        }))
+        .map_err(|_| io::Error::other("spawner thread is gone"))?;
+    rx.recv()
+        .map_err(|_| io::Error::other("spawner thread is gone"))?
+}
+
+fn stdio_for(spec: &StdioSpec, parent_end: &mut Option<OwnedFd>) -> io::Result<Stdio> {
+    Ok(match spec {
+        StdioSpec::Inherit => Stdio::inherit(),
+        StdioSpec::Ignore => Stdio::null(),
+        StdioSpec::Pipe => {
+            let (ours, theirs) = sys::socketpair()?;
+            *parent_end = Some(ours);
+            Stdio::from(theirs)
+        }
+        StdioSpec::Fd(fd) => Stdio::from(sys::dup_cloexec(*fd)?),
+    })
+}
+
+fn spawn_here(options: &SpawnOptions) -> io::Result<Spawned> {
+    let (ours, theirs) = sys::socketpair()?;
+    let mut stdio: [Option<OwnedFd>; 3] = [None, None, None];
+    let mut cmd = Command::new(&options.program);
+    cmd.arg0(&options.program)
+        .args(&options.args)
+        .env_clear()
+        .envs(options.env.iter().map(|(k, v)| (k, v)));
+    if let Some(cwd) = &options.cwd {
+        cmd.current_dir(cwd);
+    }
+    if let Some(gid) = options.gid {
+        cmd.gid(gid);
+    }
+    if let Some(uid) = options.uid {
+        cmd.uid(uid);
+    }
+    let [i, o, e] = &options.stdio;
+    let [si, so, se] = &mut stdio;
+    cmd.stdin(stdio_for(i, si)?)
+        .stdout(stdio_for(o, so)?)
+        .stderr(stdio_for(e, se)?);
+    let parent = sys::getpid();
+    let channel_src = theirs.as_raw_fd();
+    let channel_fd = options.channel_fd;
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
+    // syscalls (prctl, getppid, dup2, fcntl, close_range); it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            sys::child_die_with_parent(parent)?;
+            sys::child_place_channel(channel_src, channel_fd)
+        });
+    }
+    let child = cmd.spawn()?;
+    let pid = child.id() as i32;
+    // We reap through the pidfd; std's Child handle is not needed (dropping it neither
+    // waits nor kills).
+    drop(child);
+    drop(theirs);
+    let pidfd = sys::pidfd_open(pid)?;
+    sys::set_nonblocking(ours.as_raw_fd())?;
+    Ok(Spawned {
+        pid,
+        channel: ours,
+        pidfd,
+        stdio,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn sh(script: &str, stdio: [StdioSpec; 3]) -> SpawnOptions {
+        SpawnOptions {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: vec![("GREETING".into(), "hi".into())],
+            cwd: Some("/".into()),
+            uid: None,
+            gid: None,
+            stdio,
+            channel_fd: 3,
+        }
+    }
+
+    fn wait(pid: i32) -> sys::ExitStatus {
+        loop {
+            if let Some(status) = sys::try_reap(pid).unwrap() {
+                return status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn child_gets_env_cwd_channel_and_nothing_else() {
+        let script = "echo \"$GREETING $(pwd) $(ls /proc/self/fd | sort -n | tr '\\n' ' ')\" >&3";
+        let spawned = spawn(sh(
+            script,
+            [StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Ignore],
+        ))
+        .unwrap();
+        let mut out = String::new();
+        let mut channel = std::os::unix::net::UnixStream::from(spawned.channel);
+        channel.set_nonblocking(false).unwrap();
+        channel.read_to_string(&mut out).unwrap();
+        assert_eq!(wait(spawned.pid), sys::ExitStatus::Code(0));
+        // fds 0-2, the channel at 3, and the fd `ls` itself opens for /proc/self/fd.
+        assert!(out.starts_with("hi / 0 1 2 3 "), "{out}");
+        let fds: Vec<&str> = out.trim().split(' ').skip(2).collect();
+        assert_eq!(fds.len(), 5, "{out}");
+    }
+
+    #[test]
+    fn piped_stdio_reaches_the_primary() {
+        let spawned = spawn(sh(
+            "read line; echo \"got $line\"; echo oops >&2; exit 7",
+            [StdioSpec::Pipe, StdioSpec::Pipe, StdioSpec::Pipe],
+        ))
+        .unwrap();
+        let [stdin, stdout, stderr] = spawned.stdio;
+        let mut stdin = std::os::unix::net::UnixStream::from(stdin.unwrap());
+        stdin.write_all(b"ping\n").unwrap();
+        drop(stdin);
+        let mut out = String::new();
+        std::os::unix::net::UnixStream::from(stdout.unwrap())
+            .read_to_string(&mut out)
+            .unwrap();
+        let mut err = String::new();
+        std::os::unix::net::UnixStream::from(stderr.unwrap())
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(out, "got ping\n");
+        assert_eq!(err, "oops\n");
+        assert_eq!(wait(spawned.pid), sys::ExitStatus::Code(7));
+    }
+
+    #[test]
+    fn missing_program_is_an_error_not_a_child() {
+        let mut options = sh("", [StdioSpec::Inherit, StdioSpec::Inherit, StdioSpec::Inherit]);
+        options.program = "/nonexistent/node".into();
+        let err = spawn(options).err().unwrap();
+        assert_eq!(err.raw_os_error(), Some(nix::libc::ENOENT));
+    }
+
+    #[test]
+    fn killed_child_reports_its_signal() {
+        let spawned = spawn(sh(
+            "kill -TERM $$",
+            [StdioSpec::Inherit, StdioSpec::Inherit, StdioSpec::Inherit],
+        ))
+        .unwrap();
+        assert_eq!(
+            wait(spawned.pid),
+            sys::ExitStatus::Signal(nix::libc::SIGTERM)
+        );
+    }
+}

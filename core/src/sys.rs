@@ -1,0 +1,440 @@
+//! The syscall boundary: every `unsafe` block of the core lives here, each one a thin
+//! wrapper that turns a libc call into an `io::Result` over owned file descriptors.
+
+use nix::libc;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Most file descriptors a single `recvmsg` may carry; Node sends one per message.
+const MAX_FDS_PER_READ: usize = 16;
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn cvt_size(ret: libc::ssize_t) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// Takes ownership of a descriptor a syscall just returned.
+fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: callers pass only a descriptor that a successful syscall has just created
+    // and that nothing else owns.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// An AF_UNIX stream socketpair, both ends close-on-exec, like libuv's IPC pipes.
+pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` is a valid two-element array for the kernel to fill.
+    cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    Ok((owned(fds[0]), owned(fds[1])))
+}
+
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we hold; F_GETFL/F_SETFL touch no memory.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    Ok(())
+}
+
+pub fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor and touches no memory.
+    Ok(owned(cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?))
+}
+
+/// Writes `data` with `fd` (if any) attached as SCM_RIGHTS. Never raises SIGPIPE.
+pub fn send_with_fd(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> io::Result<usize> {
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // A u64 array keeps the control buffer aligned for cmsghdr.
+    let mut control = [0u64; 4];
+    // SAFETY: msghdr is plain data; zeroed is a valid "no name, no control" value.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(fd) = fd {
+        // SAFETY: CMSG_SPACE is a pure size computation.
+        let space = unsafe { libc::CMSG_SPACE(size_of::<RawFd>() as u32) } as usize;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = space;
+        // SAFETY: msg_control points at `control`, which is larger than `space`, so the first
+        // header and its data lie inside it.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut RawFd, fd);
+        }
+    }
+    // SAFETY: msg points at live iovec/control buffers for the duration of the call.
+    cvt_size(unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) })
+}
+
+/// Reads into `buf`; descriptors that arrive are appended to `fds` (close-on-exec).
+/// Returns 0 at end of stream.
+pub fn recv_with_fds(sock: RawFd, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; (MAX_FDS_PER_READ * size_of::<RawFd>() + 64) / 8];
+    // SAFETY: see send_with_fd.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = size_of::<[u64; (MAX_FDS_PER_READ * size_of::<RawFd>() + 64) / 8]>();
+    // SAFETY: msg points at live buffers; the kernel writes at most their stated lengths.
+    let n = cvt_size(unsafe {
+        libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT)
+    })?;
+    // SAFETY: walking the control messages the kernel just wrote, within msg_controllen.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg) as *const RawFd;
+                let bytes = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                for i in 0..bytes / size_of::<RawFd>() {
+                    fds.push(owned(std::ptr::read_unaligned(data.add(i))));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok(n)
+}
+
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned(ret as RawFd))
+}
+
+/// How a reaped child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+/// Reaps `pid` if it has exited. Only ever called with pids we spawned, so Node's own
+/// child processes are never reaped behind libuv's back.
+pub fn try_reap(pid: i32) -> io::Result<Option<ExitStatus>> {
+    let mut status = 0;
+    // SAFETY: waitpid writes one int through a valid pointer.
+    let ret = cvt(unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) })?;
+    if ret == 0 {
+        return Ok(None);
+    }
+    if libc::WIFSIGNALED(status) {
+        Ok(Some(ExitStatus::Signal(libc::WTERMSIG(status))))
+    } else {
+        Ok(Some(ExitStatus::Code(libc::WEXITSTATUS(status))))
+    }
+}
+
+pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
+    // SAFETY: kill takes plain integers.
+    cvt(unsafe { libc::kill(pid, signal) }).map(|_| ())
+}
+
+pub fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd returns a new descriptor.
+    Ok(owned(cvt(unsafe {
+        libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)
+    })?))
+}
+
+pub fn eventfd_signal(fd: RawFd) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live u64. A full counter (EAGAIN) still wakes the reader.
+    unsafe { libc::write(fd, &one as *const u64 as *const libc::c_void, 8) };
+}
+
+pub fn eventfd_drain(fd: RawFd) {
+    let mut value: u64 = 0;
+    // SAFETY: reads 8 bytes into a live u64.
+    unsafe { libc::read(fd, &mut value as *mut u64 as *mut libc::c_void, 8) };
+}
+
+pub struct Epoll {
+    fd: OwnedFd,
+}
+
+pub const EPOLLIN: u32 = libc::EPOLLIN as u32;
+pub const EPOLLOUT: u32 = libc::EPOLLOUT as u32;
+
+impl Epoll {
+    pub fn new() -> io::Result<Epoll> {
+        // SAFETY: epoll_create1 returns a new descriptor.
+        let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        Ok(Epoll { fd: owned(fd) })
+    }
+
+    fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: ev is a live epoll_event; epoll_ctl is thread-safe.
+        cvt(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) }).map(|_| ())
+    }
+
+    pub fn add(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd, events, token)
+    }
+
+    pub fn modify(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd, events, token)
+    }
+
+    pub fn delete(&self, fd: RawFd) {
+        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
+    }
+
+    /// Waits for readiness; returns (token, events) pairs.
+    pub fn wait(&self, out: &mut Vec<(u64, u32)>, timeout_ms: i32) -> io::Result<()> {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
+        // SAFETY: the kernel writes at most 64 entries into `events`.
+        let n = unsafe {
+            libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), 64, timeout_ms)
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                return Ok(());
+            }
+            return Err(err);
+        }
+        out.clear();
+        out.extend(events[..n as usize].iter().map(|e| (e.u64, e.events)));
+        Ok(())
+    }
+}
+
+/// A socket address as the kernel sees it, for bind/getsockname/accept.
+pub struct SockAddr {
+    storage: libc::sockaddr_storage,
+    len: libc::socklen_t,
+}
+
+impl SockAddr {
+    pub fn from_std(addr: &std::net::SocketAddr) -> SockAddr {
+        // SAFETY: sockaddr_storage is plain data; all-zero is valid.
+        let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
+        let len = match addr {
+            std::net::SocketAddr::V4(a) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: sockaddr_storage is larger than sockaddr_in and suitably aligned.
+                unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in, sin) };
+                size_of::<libc::sockaddr_in>()
+            }
+            std::net::SocketAddr::V6(a) => {
+                let sin6 = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: a.flowinfo(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
+                };
+                // SAFETY: as above, for sockaddr_in6.
+                unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in6, sin6) };
+                size_of::<libc::sockaddr_in6>()
+            }
+        };
+        SockAddr {
+            storage,
+            len: len as libc::socklen_t,
+        }
+    }
+
+    pub fn unix(path: &[u8]) -> io::Result<SockAddr> {
+        // SAFETY: all-zero sockaddr_storage is valid.
+        let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
+        // SAFETY: sockaddr_un fits in sockaddr_storage.
+        let sun = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_un) };
+        if path.len() >= sun.sun_path.len() {
+            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+        }
+        sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (dst, src) in sun.sun_path.iter_mut().zip(path) {
+            *dst = *src as libc::c_char;
+        }
+        let len = size_of::<libc::sa_family_t>() + path.len() + 1;
+        Ok(SockAddr {
+            storage,
+            len: len as libc::socklen_t,
+        })
+    }
+
+    pub fn to_std(&self) -> Option<std::net::SocketAddr> {
+        match self.storage.ss_family as libc::c_int {
+            libc::AF_INET => {
+                // SAFETY: the family says the storage holds a sockaddr_in.
+                let sin = unsafe { &*(&self.storage as *const _ as *const libc::sockaddr_in) };
+                let ip = std::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+                Some(std::net::SocketAddr::new(ip.into(), u16::from_be(sin.sin_port)))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: the family says the storage holds a sockaddr_in6.
+                let sin6 = unsafe { &*(&self.storage as *const _ as *const libc::sockaddr_in6) };
+                let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+                Some(std::net::SocketAddr::new(ip.into(), u16::from_be(sin6.sin6_port)))
+            }
+            _ => None,
+        }
+    }
+}
+
+pub fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: socket returns a new descriptor.
+    Ok(owned(cvt(unsafe {
+        libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0)
+    })?))
+}
+
+pub fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: passes a pointer to a live int with its size.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &value as *const libc::c_int as *const libc::c_void,
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(|_| ())
+}
+
+pub fn bind(fd: RawFd, addr: &SockAddr) -> io::Result<()> {
+    // SAFETY: addr.storage is valid for addr.len bytes.
+    cvt(unsafe { libc::bind(fd, &addr.storage as *const _ as *const libc::sockaddr, addr.len) })
+        .map(|_| ())
+}
+
+pub fn listen(fd: RawFd, backlog: i32) -> io::Result<()> {
+    // SAFETY: plain integers.
+    cvt(unsafe { libc::listen(fd, backlog) }).map(|_| ())
+}
+
+pub fn getsockname(fd: RawFd) -> io::Result<SockAddr> {
+    // SAFETY: all-zero storage is valid; the kernel writes at most `len` bytes.
+    let mut addr = SockAddr {
+        storage: unsafe { zeroed() },
+        len: size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+    };
+    cvt(unsafe {
+        libc::getsockname(fd, &mut addr.storage as *mut _ as *mut libc::sockaddr, &mut addr.len)
+    })?;
+    Ok(addr)
+}
+
+/// Accepts one pending connection (close-on-exec), `None` when none is waiting.
+pub fn accept(fd: RawFd) -> io::Result<Option<(OwnedFd, SockAddr)>> {
+    // SAFETY: as getsockname: the kernel fills at most `len` bytes of storage.
+    let mut addr = SockAddr {
+        storage: unsafe { zeroed() },
+        len: size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+    };
+    let ret = unsafe {
+        libc::accept4(
+            fd,
+            &mut addr.storage as *mut _ as *mut libc::sockaddr,
+            &mut addr.len,
+            libc::SOCK_CLOEXEC,
+        )
+    };
+    if ret < 0 {
+        let err = io::Error::last_os_error();
+        return match err.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::ECONNABORTED) | Some(libc::EINTR) => Ok(None),
+            _ => Err(err),
+        };
+    }
+    Ok(Some((owned(ret), addr)))
+}
+
+pub fn fchmod(fd: RawFd, mode: u32) -> io::Result<()> {
+    // SAFETY: plain integers.
+    cvt(unsafe { libc::fchmod(fd, mode as libc::mode_t) }).map(|_| ())
+}
+
+pub fn chmod(path: &std::ffi::CStr, mode: u32) -> io::Result<()> {
+    // SAFETY: path is a valid NUL-terminated string.
+    cvt(unsafe { libc::chmod(path.as_ptr(), mode as libc::mode_t) }).map(|_| ())
+}
+
+/// In a freshly forked child, before exec: die with the primary, and never outlive a
+/// primary that died between fork and here.
+pub fn child_die_with_parent(parent: i32) -> io::Result<()> {
+    // SAFETY: prctl and getppid are async-signal-safe and touch no memory.
+    cvt(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) })?;
+    if unsafe { libc::getppid() } != parent {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    Ok(())
+}
+
+/// In a forked child: put `fd` at `target` (clearing close-on-exec there), keep stdio
+/// across exec (Node opens its own 0-2 close-on-exec; libuv clears the flag the same way
+/// for inherited stdio) and mark every other descriptor close-on-exec, so the worker
+/// inherits nothing else.
+pub fn child_place_channel(fd: RawFd, target: RawFd) -> io::Result<()> {
+    // SAFETY: dup2/fcntl/close_range are async-signal-safe syscalls on integers.
+    unsafe {
+        for stdio in 0..3 {
+            let flags = libc::fcntl(stdio, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
+                libc::fcntl(stdio, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            }
+        }
+        if fd == target {
+            let flags = cvt(libc::fcntl(fd, libc::F_GETFD))?;
+            cvt(libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC))?;
+        } else {
+            cvt(libc::dup2(fd, target))?;
+        }
+        let cloexec = 1 << 2; // CLOSE_RANGE_CLOEXEC
+        if target > 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, (target - 1) as u32, cloexec);
+        }
+        libc::syscall(libc::SYS_close_range, (target + 1) as u32, u32::MAX, cloexec);
+    }
+    Ok(())
+}
+
+pub fn getpid() -> i32 {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}

@@ -1,0 +1,313 @@
+'use strict';
+// The primary's `cluster` object. Its JavaScript is what must be JavaScript: the
+// EventEmitter, settings, Worker bookkeeping and event order, following Node's
+// lib/internal/cluster/primary.js. Servers, connection handoff and the wire protocol are
+// the Rust core's (see core/src/reactor.rs).
+const EventEmitter = require('events');
+const { WorkerProcess } = require('./worker_process');
+const Worker = require('./worker');
+const { native } = require('./native');
+const {
+  ERR_INVALID_ARG_TYPE,
+  ERR_INVALID_ARG_VALUE,
+  ERR_CHILD_PROCESS_IPC_REQUIRED,
+  ERR_IPC_ONE_PIPE,
+  ERR_SOCKET_BAD_PORT,
+  ERR_OUT_OF_RANGE,
+} = require('./errors');
+
+const cluster = new EventEmitter();
+const intercom = new EventEmitter();
+const SCHED_NONE = 1;
+const SCHED_RR = 2;
+
+cluster.isWorker = false;
+cluster.isMaster = true; // Deprecated alias. Must be same as isPrimary.
+cluster.isPrimary = true;
+cluster.Worker = Worker;
+cluster.workers = {};
+cluster.settings = {};
+cluster.SCHED_NONE = SCHED_NONE; // Leave it to the operating system.
+cluster.SCHED_RR = SCHED_RR; // Primary distributes connections.
+
+const POLICY_NAMES = { [SCHED_NONE]: 'none', [SCHED_RR]: 'rr' };
+
+let ids = 0;
+let initialized = false;
+
+let schedulingPolicy = process.env.NODE_CLUSTER_SCHED_POLICY;
+if (schedulingPolicy === 'rr') schedulingPolicy = SCHED_RR;
+else if (schedulingPolicy === 'none') schedulingPolicy = SCHED_NONE;
+else schedulingPolicy = SCHED_RR;
+cluster.schedulingPolicy = schedulingPolicy;
+
+cluster.setupPrimary = function setupPrimary(options) {
+  const settings = {
+    args: process.argv.slice(2),
+    exec: process.argv[1],
+    execArgv: process.execArgv,
+    silent: false,
+    ...cluster.settings,
+    ...options,
+  };
+
+  // Give V8 one profile log per process, as Node does.
+  if (settings.execArgv.some((s) => s.startsWith('--prof')) &&
+      !settings.execArgv.some((s) => s.startsWith('--logfile='))) {
+    settings.execArgv = [...settings.execArgv, '--logfile=v8-%p.log'];
+  }
+
+  cluster.settings = settings;
+
+  if (initialized === true) return process.nextTick(setupSettingsNT, settings);
+
+  initialized = true;
+  schedulingPolicy = cluster.schedulingPolicy; // Freeze policy.
+  if (POLICY_NAMES[schedulingPolicy] === undefined) {
+    const err = new Error(`Bad cluster.schedulingPolicy: ${schedulingPolicy}`);
+    err.code = 'ERR_INTERNAL_ASSERTION';
+    throw err;
+  }
+  native().setPolicy(POLICY_NAMES[schedulingPolicy]);
+  process.nextTick(setupSettingsNT, settings);
+};
+
+// Deprecated alias must be same as setupPrimary.
+cluster.setupMaster = cluster.setupPrimary;
+
+function setupSettingsNT(settings) {
+  cluster.emit('setup', settings);
+}
+
+// ---- inspector ports, as lib/internal/util/inspector.js picks them ----
+let debugPortOffset = 1;
+const INSPECT_RE = /^--inspect(-brk|-port)?(=|$)/;
+
+function isUsingInspector(execArgv) {
+  return execArgv.some((arg) => INSPECT_RE.test(arg)) ||
+    /--inspect(-brk|-port)?(=|\s+|$)/.test(process.env.NODE_OPTIONS || '');
+}
+
+function getInspectPort(inspectPort) {
+  if (typeof inspectPort === 'function') {
+    inspectPort = inspectPort();
+  } else if (inspectPort == null) {
+    inspectPort = process.debugPort + debugPortOffset;
+    if (inspectPort > 65535) inspectPort = inspectPort - 65535 + 1024 - 1;
+    debugPortOffset++;
+  }
+  if (typeof inspectPort !== 'number' || !Number.isInteger(inspectPort) || inspectPort < 0 || inspectPort > 65535) {
+    throw ERR_SOCKET_BAD_PORT('Port', inspectPort);
+  }
+  return inspectPort;
+}
+
+// ---- child_process.fork's validation and stdio normalization ----
+function validatePath(value, name) {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) {
+      throw ERR_INVALID_ARG_VALUE(name, value, 'must be a string, Uint8Array, or URL without null bytes');
+    }
+    return value;
+  }
+  if (value instanceof URL) return require('url').fileURLToPath(value);
+  if (Buffer.isBuffer(value)) return value.toString();
+  throw ERR_INVALID_ARG_TYPE(name, ['string', 'Buffer', 'URL'], value);
+}
+
+function stdioStringToArray(stdio) {
+  switch (stdio) {
+    case 'ignore':
+    case 'overlapped':
+    case 'pipe':
+      return [stdio, stdio, stdio, 'ipc'];
+    case 'inherit':
+      return [0, 1, 2, 'ipc'];
+    default:
+      throw ERR_INVALID_ARG_VALUE('stdio', stdio);
+  }
+}
+
+/** One stdio slot as the core takes it: inherit | ignore | pipe | "<fd>". */
+function normalizeStdioSlot(value, index) {
+  if (value == null || value === 'pipe' || value === 'overlapped') return 'pipe';
+  if (value === 'ignore') return 'ignore';
+  if (value === 'inherit') return 'inherit';
+  if (typeof value === 'number') {
+    if (value < 0) return 'pipe';
+    return value === index ? 'inherit' : String(value);
+  }
+  const fd = typeof value.fd === 'number' ? value.fd : value._handle?.fd ?? value.handle?.fd;
+  if (typeof fd === 'number' && fd >= 0) return fd === index ? 'inherit' : String(fd);
+  throw ERR_INVALID_ARG_VALUE('stdio', value);
+}
+
+function isInt32(value) {
+  return value === (value | 0);
+}
+
+function normalizeStdio(settings) {
+  let stdio = settings.stdio;
+  if (typeof stdio === 'string') stdio = stdioStringToArray(stdio);
+  else if (!Array.isArray(stdio)) stdio = stdioStringToArray(settings.silent ? 'pipe' : 'inherit');
+  else if (!stdio.includes('ipc')) throw ERR_CHILD_PROCESS_IPC_REQUIRED('options.stdio');
+  let ipcFd;
+  stdio.forEach((value, i) => {
+    if (value !== 'ipc') return;
+    if (ipcFd !== undefined) throw ERR_IPC_ONE_PIPE();
+    ipcFd = i;
+  });
+  const slots = [];
+  for (let i = 0; i < 3; i++) slots.push(stdio[i] === 'ipc' ? 'ignore' : normalizeStdioSlot(stdio[i], i));
+  return { stdio: slots, ipcFd };
+}
+
+function createWorkerProcess(id, env) {
+  const settings = cluster.settings;
+  const workerEnv = { ...process.env, ...env, NODE_UNIQUE_ID: `${id}` };
+  const execArgv = [...settings.execArgv];
+
+  if (settings.inspectPort === null) throw ERR_SOCKET_BAD_PORT('Port', null, true);
+  if (isUsingInspector(settings.execArgv)) {
+    execArgv.push(`--inspect-port=${getInspectPort(settings.inspectPort)}`);
+  }
+
+  const modulePath = validatePath(settings.exec, 'modulePath');
+  let args = settings.args;
+  if (args == null) args = [];
+  else if (!Array.isArray(args)) throw ERR_INVALID_ARG_TYPE('args', 'Array', args);
+  const cwd = settings.cwd == null ? undefined : validatePath(settings.cwd, 'options.cwd');
+  if (settings.uid != null && !isInt32(settings.uid)) throw ERR_INVALID_ARG_TYPE('options.uid', 'int32', settings.uid);
+  if (settings.gid != null && !isInt32(settings.gid)) throw ERR_INVALID_ARG_TYPE('options.gid', 'int32', settings.gid);
+  if (settings.windowsHide != null && typeof settings.windowsHide !== 'boolean') {
+    throw ERR_INVALID_ARG_TYPE('options.windowsHide', 'boolean', settings.windowsHide);
+  }
+  const serialization = settings.serialization ?? 'json';
+  if (serialization !== 'json' && serialization !== 'advanced') {
+    throw ERR_INVALID_ARG_VALUE('options.serialization', serialization, "must be one of: undefined, 'json', 'advanced'");
+  }
+  for (const arg of [...execArgv, ...args]) {
+    if (typeof arg === 'string' && arg.includes('\u0000')) {
+      throw ERR_INVALID_ARG_VALUE('args', arg, 'must be a string without null bytes');
+    }
+  }
+  const { stdio, ipcFd } = normalizeStdio(settings);
+  const envPairs = [];
+  for (const key of Object.keys(workerEnv)) {
+    const value = workerEnv[key];
+    if (value !== undefined) envPairs.push(`${key}=${value}`);
+  }
+  envPairs.push(`NODE_CHANNEL_FD=${ipcFd}`, `NODE_CHANNEL_SERIALIZATION_MODE=${serialization}`);
+  if (settings.uid != null && settings.uid < 0) throw ERR_OUT_OF_RANGE('options.uid', '>= 0', settings.uid);
+
+  return new WorkerProcess(id, {
+    execPath: process.execPath,
+    args: [...execArgv, modulePath, ...args.map(String)],
+    envPairs,
+    cwd,
+    uid: settings.uid ?? undefined,
+    gid: settings.gid ?? undefined,
+    stdio,
+    ipcFd,
+    serialization,
+  });
+}
+
+function removeWorker(worker) {
+  delete cluster.workers[worker.id];
+  if (Object.keys(cluster.workers).length === 0) intercom.emit('disconnect');
+}
+
+cluster.fork = function fork(env) {
+  cluster.setupPrimary();
+  const id = ++ids;
+  const workerProcess = createWorkerProcess(id, env);
+  const worker = new Worker({ id, process: workerProcess });
+
+  worker.on('message', function onMessage(message, handle) {
+    cluster.emit('message', this, message, handle);
+  });
+
+  worker.process.once('exit', (exitCode, signalCode) => {
+    // Remove the worker from the list only once it is also disconnected; until then
+    // it may still be accessed.
+    if (!worker.isConnected()) removeWorker(worker);
+    worker.exitedAfterDisconnect = !!worker.exitedAfterDisconnect;
+    worker.state = 'dead';
+    worker.emit('exit', exitCode, signalCode);
+    cluster.emit('exit', worker, exitCode, signalCode);
+  });
+
+  worker.process.once('disconnect', () => {
+    // The core already released this worker's servers when the channel closed.
+    if (worker.isDead()) removeWorker(worker);
+    worker.exitedAfterDisconnect = !!worker.exitedAfterDisconnect;
+    worker.state = 'disconnected';
+    worker.emit('disconnect');
+    cluster.emit('disconnect', worker);
+  });
+
+  worker.process.on('internalMessage', (message) => onInternalMessage(worker, message));
+  process.nextTick(emitForkNT, worker);
+  cluster.workers[worker.id] = worker;
+  return worker;
+};
+
+function emitForkNT(worker) {
+  cluster.emit('fork', worker);
+}
+
+cluster.disconnect = function disconnect(cb) {
+  const workers = Object.values(cluster.workers);
+  if (workers.length === 0) {
+    process.nextTick(() => intercom.emit('disconnect'));
+  } else {
+    for (const worker of workers) {
+      if (worker.isConnected()) worker.disconnect();
+    }
+  }
+  if (typeof cb === 'function') intercom.once('disconnect', cb);
+};
+
+function onInternalMessage(worker, message) {
+  if (message.cmd !== 'NODE_CLUSTER') return;
+  switch (message.act) {
+    case 'online':
+      worker.state = 'online';
+      worker.emit('online');
+      cluster.emit('online', worker);
+      break;
+    case 'listening': {
+      const info = {
+        addressType: message.addressType,
+        address: message.address,
+        port: message.port,
+        fd: message.fd,
+      };
+      worker.state = 'listening';
+      worker.emit('listening', info);
+      cluster.emit('listening', worker, info);
+      break;
+    }
+    case 'exitedAfterDisconnect':
+      // The core has already acknowledged it.
+      worker.exitedAfterDisconnect = true;
+      break;
+    default:
+  }
+}
+
+// The primary-side Worker methods.
+Worker.prototype.disconnect = function disconnect() {
+  this.exitedAfterDisconnect = true;
+  if (this.process.connected) native().disconnectWorker(this.id);
+  removeWorker(this);
+  return this;
+};
+
+Worker.prototype.destroy = function destroy(signo) {
+  const signal = signo || 'SIGTERM';
+  this.process.kill(signal);
+};
+
+module.exports = cluster;

@@ -1,0 +1,355 @@
+'use strict';
+// `worker.process`: a ChildProcess-like EventEmitter over a worker the Rust core spawned.
+// Fields, methods, events and their timing follow Node's ChildProcess and setupChannel
+// (lib/internal/child_process.js); the channel itself lives in Rust.
+const EventEmitter = require('events');
+const net = require('net');
+const os = require('os');
+const { native, register, unregister, ref, unref } = require('./native');
+const serializers = require('./serialization');
+const { describeOutgoing, adoptIncoming } = require('./handles');
+const {
+  ERR_INVALID_ARG_TYPE,
+  ERR_IPC_CHANNEL_CLOSED,
+  ERR_IPC_DISCONNECTED,
+  ERR_MISSING_ARGS,
+  ERR_UNKNOWN_SIGNAL,
+  errnoException,
+} = require('./errors');
+
+const UV_ESRCH = -os.constants.errno.ESRCH;
+// Spawn failures Node reports as an asynchronous 'error' event rather than a throw.
+const ASYNC_SPAWN_ERRORS = ['EACCES', 'EAGAIN', 'EMFILE', 'ENFILE', 'ENOENT'].map((c) => -os.constants.errno[c]);
+/* If the worker is > 2 reads behind, Node's send() returns false. */
+const BACKPRESSURE_BYTES = 65536 * 2;
+
+function isInternal(message) {
+  return message !== null && typeof message === 'object' && typeof message.cmd === 'string' &&
+    message.cmd.length > 5 && message.cmd.startsWith('NODE_');
+}
+
+/** Node's convertToValidSignal. */
+function signalNumber(signal) {
+  if (typeof signal === 'number' && Object.values(os.constants.signals).includes(signal)) return signal;
+  if (typeof signal === 'string') {
+    const number = os.constants.signals[signal.toUpperCase()];
+    if (number !== undefined) return number;
+  }
+  throw ERR_UNKNOWN_SIGNAL(signal);
+}
+
+class WorkerProcess extends EventEmitter {
+  /**
+   * @param {number} id the cluster worker id (the core's key for this worker)
+   * @param {object} spec validated spawn options: execPath, args, envPairs, cwd, uid, gid,
+   *   stdio (normalized strings for 0..2), ipcFd, serialization
+   */
+  constructor(id, spec) {
+    super();
+    this._id = id;
+    this._serializer = serializers[spec.serialization];
+    this._mode = spec.serialization;
+    this.connected = false;
+    this.signalCode = null;
+    this.exitCode = null;
+    this.killed = false;
+    this.spawnfile = spec.execPath;
+    this.spawnargs = [spec.execPath, ...spec.args];
+    this.pid = undefined;
+    this.stdin = null;
+    this.stdout = null;
+    this.stderr = null;
+    this.stdio = [];
+    this.channel = undefined;
+    this._exited = false;
+    this._channelOpen = false;
+    this._processRef = true;
+    this._channelRef = true;
+    this._holdsRef = false;
+    this._closesNeeded = 1;
+    this._closesGot = 0;
+    this._nextWriteId = 1;
+    this._writeCallbacks = new Map();
+    this._spawn(spec);
+  }
+
+  _spawn(spec) {
+    const result = native().spawn({
+      id: this._id,
+      execPath: spec.execPath,
+      args: spec.args,
+      env: spec.envPairs,
+      cwd: spec.cwd,
+      uid: spec.uid,
+      gid: spec.gid,
+      stdio: spec.stdio,
+      channelFd: spec.ipcFd,
+      serialization: spec.serialization,
+    });
+    if (result.errno !== 0) {
+      const err = errnoException(result.errno, `spawn ${spec.execPath}`);
+      err.path = spec.execPath;
+      err.spawnargs = spec.args;
+      if (!ASYNC_SPAWN_ERRORS.includes(result.errno)) throw err;
+      this._exited = true;
+      process.nextTick(() => this.emit('error', err));
+      return;
+    }
+    this.pid = result.pid;
+    register(this._id, this);
+    this.connected = true;
+    this._channelOpen = true;
+    this._closesNeeded++; // the IPC channel's end counts toward 'close', as in Node
+    this.channel = this._makeControl();
+    this._adoptStdio(result.stdio);
+    this._updateRef();
+    process.nextTick(() => this.emit('spawn'));
+  }
+
+  _makeControl() {
+    const proc = this;
+    return {
+      ref() { proc._channelRef = true; proc._updateRef(); },
+      unref() { proc._channelRef = false; proc._updateRef(); },
+      get fd() { return undefined; },
+    };
+  }
+
+  _adoptStdio(fds) {
+    for (let i = 0; i < 3; i++) {
+      const fd = fds[i];
+      if (fd === undefined || fd < 0) {
+        this.stdio.push(null);
+        continue;
+      }
+      const readable = i > 0;
+      const socket = new net.Socket({ fd, readable, writable: !readable });
+      if (readable) {
+        this._closesNeeded++;
+        socket.on('close', () => this._maybeClose());
+      }
+      this.stdio.push(socket);
+    }
+    [this.stdin, this.stdout, this.stderr] = this.stdio;
+  }
+
+  // Node keeps its primary alive through the process handle until exit and through the
+  // IPC pipe until it closes; either can be unref'd.
+  _updateRef() {
+    const wanted = (!this._exited && this._processRef) || (this._channelOpen && this._channelRef);
+    if (wanted !== this._holdsRef) {
+      this._holdsRef = wanted;
+      if (wanted) ref();
+      else unref();
+    }
+  }
+
+  ref() {
+    this._processRef = true;
+    this._updateRef();
+  }
+
+  unref() {
+    this._processRef = false;
+    this._updateRef();
+  }
+
+  _maybeClose() {
+    if (++this._closesGot === this._closesNeeded) {
+      this.emit('close', this.exitCode, this.signalCode);
+    }
+  }
+
+  kill(sig) {
+    const signal = sig === 0 ? sig : signalNumber(sig === undefined ? 'SIGTERM' : sig);
+    if (!this._exited && this.pid !== undefined) {
+      const err = native().kill(this._id, signal);
+      if (err === 0) {
+        this.killed = true;
+        return true;
+      }
+      if (err !== UV_ESRCH) {
+        this.emit('error', errnoException(err, 'kill'));
+      }
+    }
+    return false;
+  }
+
+  send(message, handle, options, callback) {
+    if (typeof handle === 'function') {
+      callback = handle;
+      handle = undefined;
+      options = undefined;
+    } else if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    } else if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw ERR_INVALID_ARG_TYPE('options', 'object', options);
+    }
+    options = { swallowErrors: false, ...options };
+    if (this.connected) return this._send(message, handle, options, callback);
+    const ex = ERR_IPC_CHANNEL_CLOSED();
+    if (typeof callback === 'function') process.nextTick(callback, ex);
+    else process.nextTick(() => this.emit('error', ex));
+    return false;
+  }
+
+  _send(message, handle, options, callback) {
+    if (message === undefined) throw ERR_MISSING_ARGS('message');
+    if (typeof message !== 'string' && typeof message !== 'object' &&
+        typeof message !== 'number' && typeof message !== 'boolean') {
+      throw ERR_INVALID_ARG_TYPE('message', ['string', 'object', 'number', 'boolean'], message);
+    }
+    let outgoing = null;
+    let payload = message;
+    if (handle) {
+      outgoing = describeOutgoing(handle, options);
+      if (outgoing) {
+        payload = { cmd: 'NODE_HANDLE', type: outgoing.type, msg: message };
+        if (outgoing.dgramType) payload.dgramType = outgoing.dgramType;
+      }
+    }
+    const writeId = typeof callback === 'function' ? this._nextWriteId++ : 0;
+    const encoded = this._serializer.encode(payload);
+    let result;
+    if (outgoing) {
+      result = native().send(this._id, Buffer.from(encoded), outgoing.fd, writeId);
+    } else if (typeof encoded === 'string') {
+      result = native().sendString(this._id, encoded, writeId);
+    } else {
+      result = native().send(this._id, encoded, -1, writeId);
+    }
+    if (result.errno !== 0) {
+      if (!options.swallowErrors) {
+        const ex = errnoException(result.errno, 'write');
+        if (typeof callback === 'function') process.nextTick(callback, ex);
+        else process.nextTick(() => this.emit('error', ex));
+      }
+      return false;
+    }
+    if (outgoing) outgoing.afterSend();
+    if (writeId !== 0) {
+      if (result.written) process.nextTick(callback, null);
+      else this._writeCallbacks.set(writeId, callback);
+    }
+    return result.queuedBytes < BACKPRESSURE_BYTES;
+  }
+
+  disconnect() {
+    if (!this.connected) {
+      this.emit('error', ERR_IPC_DISCONNECTED());
+      return;
+    }
+    this.connected = false;
+    native().closeChannel(this._id);
+    this._channelClosed();
+    process.nextTick(() => this.emit('disconnect'));
+  }
+
+  _channelClosed() {
+    this._channelOpen = false;
+    this._updateRef();
+    // Like libuv cancelling queued writes: their callbacks still run.
+    for (const callback of this._writeCallbacks.values()) process.nextTick(callback, null);
+    this._writeCallbacks.clear();
+    this._forgetIfDone();
+  }
+
+  _forgetIfDone() {
+    if (this._exited && !this._channelOpen) unregister(this._id);
+  }
+
+  _decode(event) {
+    return this._mode === 'json' ? this._serializer.decode(event.text) : this._serializer.decode(event.bytes);
+  }
+
+  _onNativeEvent(event) {
+    switch (event.kind) {
+      case 'message': return this._onMessage(event);
+      case 'internal': return this._onInternal(event);
+      case 'written':
+        for (const id of event.writeIds) {
+          const callback = this._writeCallbacks.get(id);
+          if (callback) {
+            this._writeCallbacks.delete(id);
+            process.nextTick(callback, null);
+          }
+        }
+        return;
+      case 'disconnect': return this._onChannelEnd();
+      case 'exit': return this._onExit(event);
+      case 'error': {
+        const err = new Error(`rust-cluster: worker ${this.pid} broke the IPC protocol: ${event.message}`);
+        err.code = 'ERR_IPC_PROTOCOL';
+        process.nextTick(() => this.emit('error', err));
+        return;
+      }
+    }
+  }
+
+  _onMessage(event) {
+    let message;
+    try {
+      message = this._decode(event);
+    } catch (cause) {
+      if (event.fd != null) require('fs').closeSync(event.fd);
+      const err = new Error(`rust-cluster: worker ${this.pid} sent a message that cannot be parsed: ${cause.message}`);
+      err.code = 'ERR_IPC_PROTOCOL';
+      this.kill('SIGKILL');
+      process.nextTick(() => this.emit('error', err));
+      return;
+    }
+    if (event.fd == null) {
+      process.nextTick(() => this._emitMessage(message, undefined));
+      return;
+    }
+    adoptIncoming(event.handleType, event.fd, message, (handle) => {
+      process.nextTick(() => this._emitMessage(message.msg, handle));
+    });
+  }
+
+  _emitMessage(message, handle) {
+    this.emit(isInternal(message) ? 'internalMessage' : 'message', message, handle);
+  }
+
+  _onInternal(event) {
+    let message;
+    try {
+      message = this._decode(event);
+    } catch {
+      return;
+    }
+    process.nextTick(() => this.emit('internalMessage', message, undefined));
+  }
+
+  // The worker closed its end (or died): Node's onread(EOF) path.
+  _onChannelEnd() {
+    if (!this._channelOpen) return;
+    const wasConnected = this.connected;
+    this.connected = false;
+    this._channelClosed();
+    if (wasConnected) process.nextTick(() => this.emit('disconnect'));
+    this._maybeClose();
+  }
+
+  _onExit(event) {
+    if (event.signal) this.signalCode = event.signal;
+    else this.exitCode = event.code;
+    this._exited = true;
+    this._updateRef();
+    if (this.stdin) this.stdin.destroy();
+    this._forgetIfDone();
+    process.nextTick(() => {
+      this.emit('exit', this.exitCode, this.signalCode);
+      // Pull through any stdio nobody read, so 'close' can come (Node's flushStdio).
+      for (const stream of this.stdio) {
+        if (stream && stream.readable && !stream.readableFlowing && stream.listenerCount('data') === 0) {
+          stream.resume();
+        }
+      }
+      this._maybeClose();
+    });
+  }
+}
+
+module.exports = { WorkerProcess, signalNumber };
