@@ -158,7 +158,11 @@ function normalizeStdio(settings) {
     ipcFd = i;
   });
   const slots = [];
-  for (let i = 0; i < 3; i++) slots.push(stdio[i] === 'ipc' ? 'ignore' : normalizeStdioSlot(stdio[i], i));
+  for (let i = 0; i < Math.max(3, stdio.length); i++) {
+    if (stdio[i] === 'ipc') slots.push('ignore');
+    else if (i >= 3 && stdio[i] == null) slots.push('ignore');
+    else slots.push(normalizeStdioSlot(stdio[i], i));
+  }
   return { stdio: slots, ipcFd };
 }
 

@@ -116,14 +116,14 @@ class WorkerProcess extends EventEmitter {
   }
 
   _adoptStdio(fds) {
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < fds.length; i++) {
       const fd = fds[i];
       if (fd === undefined || fd < 0) {
         this.stdio.push(null);
         continue;
       }
       const readable = i > 0;
-      const socket = new net.Socket({ fd, readable, writable: !readable });
+      const socket = new net.Socket({ fd, readable, writable: true });
       if (readable) {
         this._closesNeeded++;
         socket.on('close', () => this._maybeClose());

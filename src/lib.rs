@@ -141,7 +141,8 @@ pub struct SpawnRequest {
     pub cwd: Option<String>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
-    /// For 0..2: "inherit" | "ignore" | "pipe" | a descriptor number as a string.
+    /// By child descriptor: "inherit" | "ignore" | "pipe" | a descriptor number as a string
+    /// (the channel's slot is ignored).
     pub stdio: Vec<String>,
     pub channel_fd: i32,
     /// "json" | "advanced"
@@ -226,7 +227,6 @@ impl NativePrimary {
         } else {
             Serialization::Advanced
         };
-        let spec = |i: usize| req.stdio.get(i).map_or(StdioSpec::Inherit, |s| stdio_spec(s));
         let options = SpawnOptions {
             program: req.exec_path,
             args: req.args,
@@ -241,7 +241,7 @@ impl NativePrimary {
             cwd: req.cwd,
             uid: req.uid,
             gid: req.gid,
-            stdio: [spec(0), spec(1), spec(2)],
+            stdio: req.stdio.iter().map(|s| stdio_spec(s)).collect(),
             channel_fd: req.channel_fd,
         };
         if json {

@@ -195,7 +195,7 @@ impl Primary {
         id: WorkerId,
         options: SpawnOptions,
         mode: Serialization,
-    ) -> io::Result<(i32, [Option<OwnedFd>; 3])> {
+    ) -> io::Result<(i32, Vec<Option<OwnedFd>>)> {
         let spawned = spawn::spawn(options)?;
         let mut st = self.inner.state.lock();
         let epoll = &self.inner.epoll;
@@ -685,6 +685,10 @@ impl State {
             }
         };
         let fd = listener.fd.as_raw_fd();
+        if round_robin {
+            // The accept loop must never block the I/O thread.
+            sys::set_nonblocking(fd).map_err(|e| -e.raw_os_error().unwrap_or(nix::libc::EINVAL))?;
+        }
         let sid = self.servers.insert(Server {
             key: key.to_string(),
             listener,

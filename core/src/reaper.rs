@@ -47,7 +47,7 @@ mod tests {
             cwd: None,
             uid: None,
             gid: None,
-            stdio: [StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Ignore],
+            stdio: vec![StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Ignore],
             channel_fd: 3,
         })
         .unwrap();

@@ -33,7 +33,9 @@ pub struct SpawnOptions {
     pub cwd: Option<String>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
-    pub stdio: [StdioSpec; 3],
+    /// The child's descriptors by number (0, 1, 2 and any extra); the channel's slot is
+    /// ignored.
+    pub stdio: Vec<StdioSpec>,
     /// Where the channel lands in the child (`NODE_CHANNEL_FD`).
     pub channel_fd: RawFd,
 }
@@ -43,8 +45,8 @@ pub struct Spawned {
     /// The primary's end of the IPC channel.
     pub channel: OwnedFd,
     pub pidfd: OwnedFd,
-    /// The primary's ends of piped stdio, by index.
-    pub stdio: [Option<OwnedFd>; 3],
+    /// The primary's ends of piped stdio, by child descriptor number.
+    pub stdio: Vec<Option<OwnedFd>>,
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -78,22 +80,22 @@ pub fn spawn(options: SpawnOptions) -> io::Result<Spawned> {
         .map_err(|_| io::Error::other("spawner thread is gone"))?
 }
 
-fn stdio_for(spec: &StdioSpec, parent_end: &mut Option<OwnedFd>) -> io::Result<Stdio> {
+/// The child's side of stdin/stdout/stderr, and the primary's end when piped.
+fn stdio_for(spec: &StdioSpec) -> io::Result<(Stdio, Option<OwnedFd>)> {
     Ok(match spec {
-        StdioSpec::Inherit => Stdio::inherit(),
-        StdioSpec::Ignore => Stdio::null(),
+        StdioSpec::Inherit => (Stdio::inherit(), None),
+        StdioSpec::Ignore => (Stdio::null(), None),
         StdioSpec::Pipe => {
             let (ours, theirs) = sys::socketpair()?;
-            *parent_end = Some(ours);
-            Stdio::from(theirs)
+            (Stdio::from(theirs), Some(ours))
         }
-        StdioSpec::Fd(fd) => Stdio::from(sys::dup_cloexec(*fd)?),
+        StdioSpec::Fd(fd) => (Stdio::from(sys::dup_cloexec(*fd)?), None),
     })
 }
 
 fn spawn_here(options: &SpawnOptions) -> io::Result<Spawned> {
     let (ours, theirs) = sys::socketpair()?;
-    let mut stdio: [Option<OwnedFd>; 3] = [None, None, None];
+    let mut stdio: Vec<Option<OwnedFd>> = (0..options.stdio.len().max(3)).map(|_| None).collect();
     let mut cmd = Command::new(&options.program);
     cmd.arg0(&options.program)
         .args(&options.args)
@@ -108,20 +110,45 @@ fn spawn_here(options: &SpawnOptions) -> io::Result<Spawned> {
     if let Some(uid) = options.uid {
         cmd.uid(uid);
     }
-    let [i, o, e] = &options.stdio;
-    let [si, so, se] = &mut stdio;
-    cmd.stdin(stdio_for(i, si)?)
-        .stdout(stdio_for(o, so)?)
-        .stderr(stdio_for(e, se)?);
+    let inherit = StdioSpec::Inherit;
+    let spec = |i: usize| options.stdio.get(i).unwrap_or(&inherit);
+    let stdin;
+    let stdout;
+    let stderr;
+    (stdin, stdio[0]) = stdio_for(spec(0))?;
+    (stdout, stdio[1]) = stdio_for(spec(1))?;
+    (stderr, stdio[2]) = stdio_for(spec(2))?;
+    cmd.stdin(stdin).stdout(stdout).stderr(stderr);
+    // Descriptors above stderr: the channel and any extra stdio, as (source, target).
+    let mut keep: Vec<OwnedFd> = Vec::new();
+    let mut mapping: Vec<(RawFd, RawFd)> = vec![(theirs.as_raw_fd(), options.channel_fd)];
+    for (i, spec) in options.stdio.iter().enumerate().skip(3) {
+        let target = i as RawFd;
+        if target == options.channel_fd {
+            continue;
+        }
+        let source = match spec {
+            StdioSpec::Ignore => continue,
+            StdioSpec::Inherit => sys::dup_cloexec(target)?,
+            StdioSpec::Fd(fd) => sys::dup_cloexec(*fd)?,
+            StdioSpec::Pipe => {
+                let (parent_end, child_end) = sys::socketpair()?;
+                stdio[i] = Some(parent_end);
+                child_end
+            }
+        };
+        mapping.push((source.as_raw_fd(), target));
+        keep.push(source);
+    }
+    // Room for the moved copies, allocated before fork (the child must not allocate).
+    let mut moved: Vec<RawFd> = vec![-1; mapping.len()];
     let parent = sys::getpid();
-    let channel_src = theirs.as_raw_fd();
-    let channel_fd = options.channel_fd;
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
-    // syscalls (prctl, getppid, dup2, fcntl, close_range); it allocates nothing.
+    // syscalls (prctl, getppid, fcntl, dup2, close_range); it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             sys::child_die_with_parent(parent)?;
-            sys::child_place_channel(channel_src, channel_fd)
+            sys::child_place_fds(&mapping, &mut moved)
         });
     }
     let child = cmd.spawn()?;
@@ -130,6 +157,7 @@ fn spawn_here(options: &SpawnOptions) -> io::Result<Spawned> {
     // waits nor kills).
     drop(child);
     drop(theirs);
+    drop(keep);
     let pidfd = sys::pidfd_open(pid)?;
     sys::set_nonblocking(ours.as_raw_fd())?;
     Ok(Spawned {
@@ -153,7 +181,7 @@ mod tests {
             cwd: Some("/".into()),
             uid: None,
             gid: None,
-            stdio,
+            stdio: stdio.to_vec(),
             channel_fd: 3,
         }
     }
@@ -193,7 +221,8 @@ mod tests {
             [StdioSpec::Pipe, StdioSpec::Pipe, StdioSpec::Pipe],
         ))
         .unwrap();
-        let [stdin, stdout, stderr] = spawned.stdio;
+        let mut fds = spawned.stdio.into_iter();
+        let (stdin, stdout, stderr) = (fds.next().unwrap(), fds.next().unwrap(), fds.next().unwrap());
         let mut stdin = std::os::unix::net::UnixStream::from(stdin.unwrap());
         stdin.write_all(b"ping\n").unwrap();
         drop(stdin);

@@ -406,12 +406,14 @@ pub fn child_die_with_parent(parent: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// In a forked child: put `fd` at `target` (clearing close-on-exec there), keep stdio
-/// across exec (Node opens its own 0-2 close-on-exec; libuv clears the flag the same way
-/// for inherited stdio) and mark every other descriptor close-on-exec, so the worker
-/// inherits nothing else.
-pub fn child_place_channel(fd: RawFd, target: RawFd) -> io::Result<()> {
-    // SAFETY: dup2/fcntl/close_range are async-signal-safe syscalls on integers.
+/// In a forked child: keep stdio across exec (Node opens its own 0-2 close-on-exec; libuv
+/// clears the flag the same way for inherited stdio), mark every other descriptor
+/// close-on-exec so the worker inherits nothing else, then place each `(source, target)`
+/// (the channel, extra stdio) at its number. Sources are first moved above every target
+/// so no placement clobbers a source still to be placed. `moved` has one slot per pair.
+pub fn child_place_fds(mapping: &[(RawFd, RawFd)], moved: &mut [RawFd]) -> io::Result<()> {
+    let above = mapping.iter().map(|&(_, t)| t).max().unwrap_or(2) + 1;
+    // SAFETY: fcntl/dup2/close_range are async-signal-safe syscalls on integers.
     unsafe {
         for stdio in 0..3 {
             let flags = libc::fcntl(stdio, libc::F_GETFD);
@@ -419,17 +421,15 @@ pub fn child_place_channel(fd: RawFd, target: RawFd) -> io::Result<()> {
                 libc::fcntl(stdio, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
             }
         }
-        if fd == target {
-            let flags = cvt(libc::fcntl(fd, libc::F_GETFD))?;
-            cvt(libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC))?;
-        } else {
-            cvt(libc::dup2(fd, target))?;
+        let cloexec = 1u32 << 2; // CLOSE_RANGE_CLOEXEC
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, cloexec);
+        for (slot, &(source, _)) in moved.iter_mut().zip(mapping) {
+            *slot = cvt(libc::fcntl(source, libc::F_DUPFD_CLOEXEC, above))?;
         }
-        let cloexec = 1 << 2; // CLOSE_RANGE_CLOEXEC
-        if target > 3 {
-            libc::syscall(libc::SYS_close_range, 3u32, (target - 1) as u32, cloexec);
+        for (&copy, &(_, target)) in moved.iter().zip(mapping) {
+            // dup2 leaves the new descriptor without close-on-exec: it survives exec.
+            cvt(libc::dup2(copy, target))?;
         }
-        libc::syscall(libc::SYS_close_range, (target + 1) as u32, u32::MAX, cloexec);
     }
     Ok(())
 }

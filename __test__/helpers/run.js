@@ -1,0 +1,406 @@
+'use strict';
+// Shared harness for the JS tests: run a script as a real `node` child
+// process, collect its output line by line, wait for lines (never sleep),
+// and clean up the process and every cluster worker it started.
+//
+// Implementation selection: RUST_CLUSTER_TEST_IMPL=builtin (or the option
+// `impl: 'builtin'`) preloads ./use-builtin.js, which redirects
+// require('rust-cluster') to Node's built-in `cluster`. Otherwise the real
+// package is used (self-reference through package.json "exports").
+
+const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const http = require('node:http');
+const net = require('node:net');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const USE_BUILTIN = path.join(__dirname, 'use-builtin.js');
+const DEFAULT_TIMEOUT = Number(process.env.RUST_CLUSTER_TEST_TIMEOUT_MS ?? 30000);
+const TAG_VAR = 'RUST_CLUSTER_TEST_TAG';
+
+// Every started process that has not been cleaned up yet.
+const live = new Set();
+
+function selectedImpl(impl) {
+  const value = impl ?? process.env.RUST_CLUSTER_TEST_IMPL ?? 'rust';
+  if (value !== 'builtin' && value !== 'rust') {
+    throw new Error(`unknown impl ${JSON.stringify(value)} (expected "builtin" or "rust")`);
+  }
+  return value;
+}
+
+function describe(matcher) {
+  return typeof matcher === 'function' ? `predicate ${matcher.name || '<anonymous>'}` : String(matcher);
+}
+
+function test(matcher, line, index, lines) {
+  if (typeof matcher === 'function') return matcher(line, index, lines) ? true : null;
+  if (typeof matcher === 'string') return line.includes(matcher) ? true : null;
+  return matcher.exec(line);
+}
+
+/**
+ * Pids of all live processes whose environment carries `RUST_CLUSTER_TEST_TAG=<tag>`
+ * (with `workersOnly`, only those that are cluster workers: NODE_UNIQUE_ID set).
+ */
+function listTagged(tag, { workersOnly = false } = {}) {
+  const needle = `${TAG_VAR}=${tag}\0`;
+  const pids = [];
+  let entries;
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return pids;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    try {
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
+      if (!environ.includes(needle)) continue;
+      if (workersOnly && !environ.startsWith('NODE_UNIQUE_ID=') && !environ.includes('\0NODE_UNIQUE_ID=')) continue;
+      // Zombies are already dead (and have an empty environ anyway).
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state === 'Z' || state === 'X') continue;
+      pids.push(pid);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return pids;
+}
+
+function killTagged(tag, signal = 'SIGKILL') {
+  const pids = listTagged(tag);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+  return pids;
+}
+
+/** Resolves once no process carries the tag any more; rejects after `timeout`. */
+async function waitForNoTagged(tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const left = listTagged(tag).filter((pid) => !exclude.includes(pid));
+    if (left.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(`processes still alive after ${timeout} ms: ${left.join(', ')}`);
+    }
+    // Polling: these processes are not our children, there is nothing to wait on.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Start `node [nodeArgs] script [args]`.
+ *
+ * options:
+ *   env       extra environment (a value of undefined removes the variable)
+ *   impl      'builtin' | 'rust' (default: $RUST_CLUSTER_TEST_IMPL or 'rust')
+ *   args      script arguments
+ *   nodeArgs  extra node options (before the script)
+ *   detached  start in a new process group (to signal the whole group)
+ *   cwd       working directory (default: the package root)
+ */
+function start(script, options = {}) {
+  const { env = {}, impl, args = [], nodeArgs = [], detached = false, cwd = ROOT } = options;
+  const tag = `${process.pid}-${crypto.randomBytes(8).toString('hex')}`;
+  const scriptPath = path.resolve(ROOT, script);
+  const execArgs = [...nodeArgs];
+  if (selectedImpl(impl) === 'builtin') execArgs.push('-r', USE_BUILTIN);
+
+  const childEnv = { ...process.env };
+  // Never leak the test runner's own context into the examples.
+  for (const key of ['NODE_UNIQUE_ID', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_TEST_CONTEXT']) {
+    delete childEnv[key];
+  }
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete childEnv[key];
+    else childEnv[key] = String(value);
+  }
+  childEnv[TAG_VAR] = tag;
+
+  const child = spawn(process.execPath, [...execArgs, scriptPath, ...args], {
+    cwd,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached,
+  });
+
+  const lines = [];
+  const waiters = new Set();
+  let closed = false;
+
+  const proc = {
+    child,
+    pid: child.pid,
+    tag,
+    script: scriptPath,
+    lines,
+    /** All output so far (stdout and stderr interleaved by arrival, line by line). */
+    output(from = 0) {
+      return lines.slice(from).join('\n');
+    },
+    /**
+     * Resolves with { line, index, match } for the first line at or after
+     * `from` that matches (RegExp, substring, or predicate(line, index, lines)).
+     * Rejects with the collected output after `timeout` ms, or as soon as the
+     * process and its output pipes are closed without a match.
+     */
+    waitFor(matcher, { timeout = DEFAULT_TIMEOUT, from = 0 } = {}) {
+      const check = () => {
+        for (let i = from; i < lines.length; i++) {
+          const match = test(matcher, lines[i], i, lines);
+          if (match) return { line: lines[i], index: i, match };
+        }
+        return null;
+      };
+      return wait(check, `a line matching ${describe(matcher)}`, timeout);
+    },
+    /** Like waitFor, but matches a RegExp against the joined output from line `from` on. */
+    waitForText(regex, { timeout = DEFAULT_TIMEOUT, from = 0 } = {}) {
+      const check = () => regex.exec(lines.slice(from).join('\n'));
+      return wait(check, `output matching ${regex}`, timeout);
+    },
+    /** Wait for `count` matching lines (from `from`); resolves with the list of { line, index, match }. */
+    async waitForCount(matcher, count, { timeout = DEFAULT_TIMEOUT, from = 0 } = {}) {
+      const found = [];
+      const deadline = Date.now() + timeout;
+      let next = from;
+      while (found.length < count) {
+        const hit = await proc.waitFor(matcher, { from: next, timeout: Math.max(1, deadline - Date.now()) });
+        found.push(hit);
+        next = hit.index + 1;
+      }
+      return found;
+    },
+    /** All lines (from `from`) matching, as { line, index, match }. */
+    grep(matcher, { from = 0 } = {}) {
+      const hits = [];
+      for (let i = from; i < lines.length; i++) {
+        const match = test(matcher, lines[i], i, lines);
+        if (match) hits.push({ line: lines[i], index: i, match });
+      }
+      return hits;
+    },
+    /** Send a signal to the primary process. */
+    kill(signal = 'SIGTERM') {
+      try {
+        process.kill(child.pid, signal);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    /** Send a signal to the whole process group (requires detached: true). */
+    killGroup(signal = 'SIGTERM') {
+      if (!detached) throw new Error('killGroup needs start(..., { detached: true })');
+      try {
+        process.kill(-child.pid, signal);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    /** Promise of { code, signal } once the primary exited. */
+    exited: new Promise((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    }),
+    /** Promise of { code, signal } once the primary exited and every holder of its output pipes is gone. */
+    closed: new Promise((resolve) => {
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    }),
+    /** Like `exited`, but rejects with the output after `timeout` ms. */
+    waitForExit({ timeout = DEFAULT_TIMEOUT } = {}) {
+      return withTimeout(proc.exited, timeout, () => `process did not exit within ${timeout} ms`);
+    },
+    /** Pids of the processes (primary and workers) that are still alive. */
+    alive() {
+      return listTagged(tag);
+    },
+    /** Pids of the live cluster workers (processes of this run with NODE_UNIQUE_ID set). */
+    workers() {
+      return listTagged(tag, { workersOnly: true }).filter((pid) => pid !== child.pid);
+    },
+    /** Resolves when no process (primary or worker) of this run is left. */
+    waitForNoProcesses({ timeout = DEFAULT_TIMEOUT } = {}) {
+      return waitForNoTagged(tag, { timeout });
+    },
+    /** Kill the primary and any leftover worker; resolves once they are gone. */
+    async cleanup() {
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          if (detached) process.kill(-child.pid, 'SIGKILL');
+          else process.kill(child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await withTimeout(proc.exited, 10000, () => 'primary did not die after SIGKILL').catch(() => {});
+      // The primary is dead, so no new worker can appear; kill what is left.
+      const deadline = Date.now() + 10000;
+      while (killTagged(tag).length > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      child.stdout.destroy();
+      child.stderr.destroy();
+      live.delete(proc);
+    },
+  };
+
+  function describeOutput() {
+    const tail = lines.slice(-200);
+    return `--- output of ${path.relative(ROOT, scriptPath)} (pid ${child.pid})` +
+      `${lines.length > tail.length ? `, last ${tail.length} of ${lines.length} lines` : ''} ---\n` +
+      `${tail.join('\n')}\n--- end of output ---`;
+  }
+
+  function withTimeout(promise, timeout, message) {
+    let timer;
+    return Promise.race([
+      promise,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${message()}\n${describeOutput()}`)), timeout);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  function wait(check, what, timeout) {
+    const result = check();
+    if (result) return Promise.resolve(result);
+    if (closed) return Promise.reject(new Error(`process ended without ${what}\n${describeOutput()}`));
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        check,
+        resolve,
+        reject,
+        what,
+        timer: setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new Error(`timed out after ${timeout} ms waiting for ${what}\n${describeOutput()}`));
+        }, timeout),
+      };
+      waiters.add(waiter);
+    });
+  }
+
+  function poke() {
+    for (const waiter of waiters) {
+      const result = waiter.check();
+      if (result) {
+        clearTimeout(waiter.timer);
+        waiters.delete(waiter);
+        waiter.resolve(result);
+      }
+    }
+  }
+
+  for (const stream of [child.stdout, child.stderr]) {
+    let pending = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk) => {
+      pending += chunk;
+      const parts = pending.split('\n');
+      pending = parts.pop();
+      if (parts.length === 0) return;
+      lines.push(...parts);
+      poke();
+    });
+    stream.on('end', () => {
+      if (pending) {
+        lines.push(pending);
+        pending = '';
+        poke();
+      }
+    });
+  }
+  child.on('error', (err) => {
+    lines.push(`[harness] spawn error: ${err.message}`);
+  });
+  child.on('close', () => {
+    closed = true;
+    poke();
+    for (const waiter of waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new Error(`process ended without ${waiter.what}\n${describeOutput()}`));
+    }
+    waiters.clear();
+  });
+
+  live.add(proc);
+  return proc;
+}
+
+/** Kill everything still running (last resort, synchronous). */
+function killAllSync() {
+  for (const proc of live) {
+    try {
+      process.kill(proc.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    killTagged(proc.tag);
+    killTagged(proc.tag);
+  }
+  live.clear();
+}
+process.on('exit', killAllSync);
+
+/** Clean up every process started through this harness. */
+async function cleanupAll() {
+  await Promise.all([...live].map((proc) => proc.cleanup()));
+}
+
+/** HTTP GET on 127.0.0.1 without keep-alive; resolves with { status, headers, body }. */
+function get(port, { path: urlPath = '/', host = '127.0.0.1', timeout = DEFAULT_TIMEOUT } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path: urlPath, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeout, () => req.destroy(new Error(`GET http://${host}:${port}${urlPath} timed out after ${timeout} ms`)));
+    req.on('error', reject);
+  });
+}
+
+/** A currently free TCP port (for examples that do not print the port they listen on). */
+function getFreePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+module.exports = {
+  ROOT,
+  USE_BUILTIN,
+  DEFAULT_TIMEOUT,
+  TAG_VAR,
+  selectedImpl,
+  start,
+  cleanupAll,
+  listTagged,
+  killTagged,
+  waitForNoTagged,
+  get,
+  getFreePort,
+};

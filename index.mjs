@@ -1,0 +1,14 @@
+// ESM entry: the same object as require('rust-cluster'), with Node's named exports.
+import { createRequire } from 'node:module';
+
+const cluster = createRequire(import.meta.url)('./index.js');
+
+export default cluster;
+export const {
+  isPrimary, isMaster, isWorker, Worker, SCHED_NONE, SCHED_RR,
+} = cluster;
+// Functions bound so `import { fork } from 'rust-cluster'` works like cluster.fork.
+export const fork = (...args) => cluster.fork(...args);
+export const disconnect = (...args) => cluster.disconnect(...args);
+export const setupPrimary = (...args) => cluster.setupPrimary(...args);
+export const setupMaster = (...args) => cluster.setupMaster(...args);
