@@ -2,12 +2,35 @@
 // The one native primary of this process, the routing of its event batches to worker
 // processes, and the keep-alive that stands in for libuv's process and pipe handles.
 const fs = require('fs');
+const net = require('net');
 
 let primary = null;
 const processes = new Map();
 
+// Opens a round-robin TCP listener the way Node's RoundRobinHandle does, with
+// net.Server#listen, and hands the descriptor to the core, which accepts on it.
+function openListener(event) {
+  const request = JSON.parse(event.text);
+  const server = net.createServer(() => {});
+  server.once('listening', () => {
+    primary.listenerOpened(event.server, server._handle.fd);
+    server.close();
+  });
+  server.once('error', (err) => primary.listenerFailed(event.server, typeof err.errno === 'number' ? err.errno : -22));
+  server.listen({
+    port: request.port,
+    host: request.host ?? undefined,
+    ipv6Only: request.ipv6Only,
+    backlog: request.backlog ?? undefined,
+  });
+}
+
 function onEvents(events) {
   for (const event of events) {
+    if (event.kind === 'open') {
+      openListener(event);
+      continue;
+    }
     const proc = processes.get(event.worker);
     if (proc) {
       proc._onNativeEvent(event);

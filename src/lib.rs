@@ -29,6 +29,8 @@ pub struct ClusterEvent {
     pub signal: Option<String>,
     pub write_ids: Option<Vec<f64>>,
     pub message: Option<String>,
+    /// For `open`: the server that needs a listener.
+    pub server: Option<u32>,
 }
 
 impl ClusterEvent {
@@ -45,6 +47,7 @@ impl ClusterEvent {
             signal: None,
             write_ids: None,
             message: None,
+            server: None,
         }
     }
 
@@ -89,6 +92,12 @@ fn convert(event: Event, json_workers: &dyn Fn(u32) -> bool) -> ClusterEvent {
         Event::Written { worker, write_ids } => {
             let mut e = ClusterEvent::new("written", worker);
             e.write_ids = Some(write_ids.into_iter().map(|id| id as f64).collect());
+            e
+        }
+        Event::OpenListener { server, request } => {
+            let mut e = ClusterEvent::new("open", 0);
+            e.server = Some(server);
+            e.text = Some(request.to_string());
             e
         }
         Event::ProtocolError { worker, message } => {
@@ -297,6 +306,18 @@ impl NativePrimary {
                 queued_bytes: 0.0,
             },
         }
+    }
+
+    /// The listener an `open` event asked for is listening on `fd` (duplicated).
+    #[napi]
+    pub fn listener_opened(&self, server: u32, fd: i32) {
+        self.primary.listener_opened(server, fd);
+    }
+
+    /// Opening it failed with `errno` (negative).
+    #[napi]
+    pub fn listener_failed(&self, server: u32, errno: i32) {
+        self.primary.listener_failed(server, errno);
     }
 
     #[napi]

@@ -67,6 +67,10 @@ pub enum Event {
     },
     /// The worker broke the protocol; it has been killed.
     ProtocolError { worker: WorkerId, message: String },
+    /// A round-robin TCP listener is needed: JavaScript opens it with `net.Server#listen`
+    /// (as Node's RoundRobinHandle does, so the primary's `net` hooks and errors apply) and
+    /// hands the descriptor over with `Primary::listener_opened`.
+    OpenListener { server: u32, request: Value },
 }
 
 pub trait EventSink: Send + Sync + 'static {
@@ -306,6 +310,23 @@ impl Primary {
             Some(slot) if slot.pidfd.is_some() => sys::kill(slot.pid, signal),
             _ => Err(io::Error::from_raw_os_error(nix::libc::ESRCH)),
         }
+    }
+
+    /// JavaScript opened the listener an `OpenListener` event asked for; `fd` is duplicated.
+    pub fn listener_opened(&self, server: u32, fd: RawFd) {
+        let copy = sys::dup_cloexec(fd);
+        let mut st = self.inner.state.lock();
+        let epoll = &self.inner.epoll;
+        match copy {
+            Ok(copy) => st.on_listener_opened(epoll, server, copy),
+            Err(e) => st.on_listener_failed(epoll, server, -e.raw_os_error().unwrap_or(nix::libc::EINVAL)),
+        }
+    }
+
+    /// JavaScript could not open the listener: the waiting workers get `errno`.
+    pub fn listener_failed(&self, server: u32, errno: i32) {
+        let mut st = self.inner.state.lock();
+        st.on_listener_failed(&self.inner.epoll, server, errno);
     }
 
     /// Number of servers the primary holds (Node asserts none are left when the last
@@ -607,30 +628,56 @@ impl State {
             return;
         }
         let seq = msg.get("seq").cloned().unwrap_or(Value::Null);
+        let data = msg.get("data").cloned().unwrap_or(Value::Null);
         let key = protocol::server_key(msg);
         let sid = match self.servers.id_of(&key) {
             Some(sid) => sid,
             None => match self.open_server(epoll, &key, msg) {
                 Ok(sid) => sid,
-                Err(errno) => {
-                    let mut reply = Map::new();
-                    reply.insert("errno".into(), Value::from(errno));
-                    reply.insert("key".into(), Value::from(key));
-                    reply.insert("ack".into(), seq);
-                    reply.insert("data".into(), msg.get("data").cloned().unwrap_or(Value::Null));
-                    self.send_internal(epoll, id, reply, None);
-                    return;
-                }
+                Err(errno) => return self.reply_error(epoll, id, &key, seq, data, errno),
             },
         };
         let Some(server) = self.servers.get_mut(sid) else {
             return;
         };
         if server.data.is_null() {
-            server.data = msg.get("data").cloned().unwrap_or(Value::Null);
+            server.data = data;
         }
+        if server.listener.is_none() {
+            // Still being opened by JavaScript: answered once it is.
+            server.waiting.push((id, seq));
+            return;
+        }
+        self.join_server(epoll, sid, id, seq);
+    }
+
+    fn reply_error(
+        &mut self,
+        epoll: &Epoll,
+        id: WorkerId,
+        key: &str,
+        seq: Value,
+        data: Value,
+        errno: i32,
+    ) {
         let mut reply = Map::new();
+        reply.insert("errno".into(), Value::from(errno));
         reply.insert("key".into(), Value::from(key));
+        reply.insert("ack".into(), seq);
+        reply.insert("data".into(), data);
+        self.send_internal(epoll, id, reply, None);
+    }
+
+    /// Adds a worker to an open server and answers its `queryServer`.
+    fn join_server(&mut self, epoll: &Epoll, sid: u32, id: WorkerId, seq: Value) {
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
+        let Some(listener) = server.listener.as_ref() else {
+            return;
+        };
+        let mut reply = Map::new();
+        reply.insert("key".into(), Value::from(server.key.clone()));
         reply.insert("ack".into(), seq);
         reply.insert("data".into(), server.data.clone());
         match &mut server.distribution {
@@ -642,7 +689,7 @@ impl State {
                 } else {
                     "net.Native"
                 };
-                let Ok(fd) = sys::dup_cloexec(server.listener.fd.as_raw_fd()) else {
+                let Ok(fd) = sys::dup_cloexec(listener.fd.as_raw_fd()) else {
                     return;
                 };
                 self.send_internal(epoll, id, reply, Some((fd, handle_type)));
@@ -662,6 +709,39 @@ impl State {
         }
     }
 
+    /// JavaScript opened the listener for `sid`: start serving the workers that waited.
+    fn on_listener_opened(&mut self, epoll: &Epoll, sid: u32, fd: OwnedFd) {
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
+        let raw = fd.as_raw_fd();
+        let registered = sys::set_nonblocking(raw)
+            .and_then(|_| epoll.add(raw, 0, token(KIND_LISTENER, sid)));
+        if let Err(e) = registered {
+            return self.on_listener_failed(epoll, sid, -e.raw_os_error().unwrap_or(nix::libc::EINVAL));
+        }
+        server.sockname = servers::sockname(&fd);
+        server.listener = Some(servers::Listener::adopt(fd));
+        let waiting = std::mem::take(&mut server.waiting);
+        for (id, seq) in waiting {
+            if self.workers.get(&id).is_some_and(|w| !w.leaving && w.channel.is_some()) {
+                self.join_server(epoll, sid, id, seq);
+            }
+        }
+        if self.servers.get_mut(sid).is_some_and(|s| s.is_idle()) {
+            self.close_server(epoll, sid);
+        }
+    }
+
+    fn on_listener_failed(&mut self, epoll: &Epoll, sid: u32, errno: i32) {
+        let Some(server) = self.servers.remove(sid) else {
+            return;
+        };
+        for (id, seq) in server.waiting {
+            self.reply_error(epoll, id, &server.key, seq, server.data.clone(), errno);
+        }
+    }
+
     fn open_server(
         &mut self,
         epoll: &Epoll,
@@ -671,6 +751,23 @@ impl State {
         let req = BindRequest::from_message(msg);
         // UDP is connectionless: always shared, as in Node.
         let round_robin = self.policy == Policy::RoundRobin && !req.is_udp();
+        if round_robin && req.transport == servers::Transport::Tcp && req.fd.is_none() {
+            let sid = self.servers.insert(Server {
+                key: key.to_string(),
+                listener: None,
+                distribution: Distribution::RoundRobin(RoundRobin::new()),
+                data: Value::Null,
+                sockname: None,
+                is_udp: false,
+                accepting: false,
+                waiting: Vec::new(),
+            });
+            self.events.push(Event::OpenListener {
+                server: sid,
+                request: req.listen_options(),
+            });
+            return Ok(sid);
+        }
         let listener = servers::open(&req, round_robin)?;
         let sockname = if round_robin && req.transport == servers::Transport::Tcp {
             servers::sockname(&listener.fd)
@@ -691,12 +788,13 @@ impl State {
         }
         let sid = self.servers.insert(Server {
             key: key.to_string(),
-            listener,
+            listener: Some(listener),
             distribution,
             data: Value::Null,
             sockname,
             is_udp: req.is_udp(),
             accepting: false,
+            waiting: Vec::new(),
         });
         if round_robin {
             // Registered idle; accepting starts once a worker is free to take a connection.
@@ -720,7 +818,9 @@ impl State {
         if want != server.accepting {
             server.accepting = want;
             let events = if want { EPOLLIN } else { 0 };
-            let _ = epoll.modify(server.listener.fd.as_raw_fd(), events, token(KIND_LISTENER, sid));
+            if let Some(listener) = &server.listener {
+                let _ = epoll.modify(listener.fd.as_raw_fd(), events, token(KIND_LISTENER, sid));
+            }
         }
     }
 
@@ -735,7 +835,10 @@ impl State {
             if !rr.has_free_worker() {
                 break;
             }
-            match sys::accept(server.listener.fd.as_raw_fd()) {
+            let Some(listener) = &server.listener else {
+                return;
+            };
+            match sys::accept(listener.fd.as_raw_fd()) {
                 Ok(Some((conn, _peer))) => {
                     if let Some((worker, conn)) = rr.distribute(conn) {
                         self.hand_off(epoll, sid, worker, conn);
@@ -820,6 +923,7 @@ impl State {
         let Some(server) = self.servers.get_mut(sid) else {
             return;
         };
+        server.waiting.retain(|(w, _)| *w != id);
         if !server.holds(id) {
             return;
         }
@@ -832,7 +936,9 @@ impl State {
 
     fn close_server(&mut self, epoll: &Epoll, sid: u32) {
         if let Some(mut server) = self.servers.remove(sid) {
-            epoll.delete(server.listener.fd.as_raw_fd());
+            if let Some(listener) = &server.listener {
+                epoll.delete(listener.fd.as_raw_fd());
+            }
             if let Distribution::RoundRobin(rr) = &mut server.distribution {
                 drop(rr.drain_pending());
             }

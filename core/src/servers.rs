@@ -74,12 +74,33 @@ impl BindRequest {
     pub fn is_udp(&self) -> bool {
         matches!(self.transport, Transport::Udp { .. })
     }
+
+    /// The options for `net.Server#listen` that open this request's TCP listener, as
+    /// Node's RoundRobinHandle passes them.
+    pub fn listen_options(&self) -> Value {
+        json!({
+            "port": self.port,
+            "host": self.address,
+            "ipv6Only": self.flags & FLAG_IPV6ONLY != 0,
+            "backlog": self.backlog,
+        })
+    }
 }
 
 /// A socket the primary holds, and the path to remove when it closes (Unix sockets).
 pub struct Listener {
     pub fd: OwnedFd,
     unix_path: Option<PathBuf>,
+}
+
+impl Listener {
+    /// A listening socket opened elsewhere (by JavaScript's `net.Server`).
+    pub fn adopt(fd: OwnedFd) -> Listener {
+        Listener {
+            fd,
+            unix_path: None,
+        }
+    }
 }
 
 impl Drop for Listener {
@@ -279,7 +300,10 @@ pub enum Distribution {
 
 pub struct Server {
     pub key: String,
-    pub listener: Listener,
+    /// None while JavaScript is still opening it.
+    pub listener: Option<Listener>,
+    /// Workers whose `queryServer` waits for the listener to open: (worker, seq).
+    pub waiting: Vec<(WorkerId, Value)>,
     pub distribution: Distribution,
     pub data: Value,
     /// For round-robin TCP servers: what the worker's fake handle reports.
@@ -290,6 +314,15 @@ pub struct Server {
 }
 
 impl Server {
+    /// Nobody holds or waits for this server.
+    pub fn is_idle(&self) -> bool {
+        let held = match &self.distribution {
+            Distribution::Shared { workers } => !workers.is_empty(),
+            Distribution::RoundRobin(rr) => !rr.is_empty(),
+        };
+        !held && self.waiting.is_empty()
+    }
+
     pub fn holds(&self, worker: WorkerId) -> bool {
         match &self.distribution {
             Distribution::Shared { workers } => workers.contains(&worker),
