@@ -70,6 +70,9 @@ class WorkerProcess extends EventEmitter {
     this._closesGot = 0;
     this._nextWriteId = 1;
     this._writeCallbacks = new Map();
+    // Sockets this worker's servers sent us, by server key (Node's SocketListReceive):
+    // the worker's server.close() waits until they are all closed here.
+    this._receivedSockets = new Map();
     this._spawn(spec);
   }
 
@@ -304,8 +307,45 @@ class WorkerProcess extends EventEmitter {
       return;
     }
     adoptIncoming(event.handleType, event.fd, message, (handle) => {
+      if (message.key && handle instanceof net.Socket) this._trackReceivedSocket(message.key, handle);
       process.nextTick(() => this._emitMessage(message.msg, handle));
     });
+  }
+
+  _socketList(key) {
+    let list = this._receivedSockets.get(key);
+    if (!list) {
+      list = { connections: 0, notifyWhenEmpty: false };
+      this._receivedSockets.set(key, list);
+    }
+    return list;
+  }
+
+  _trackReceivedSocket(key, socket) {
+    const list = this._socketList(key);
+    list.connections++;
+    socket.once('close', () => {
+      if (--list.connections === 0 && list.notifyWhenEmpty) {
+        list.notifyWhenEmpty = false;
+        this._sendInternal({ cmd: 'NODE_SOCKET_ALL_CLOSED', key });
+      }
+    });
+  }
+
+  _sendInternal(message) {
+    if (!this.connected) return;
+    this._send(message, undefined, { swallowErrors: true });
+  }
+
+  // NODE_SOCKET_NOTIFY_CLOSE / NODE_SOCKET_GET_COUNT from the worker's socket list.
+  _onSocketListRequest(message) {
+    const list = this._socketList(message.key);
+    if (message.cmd === 'NODE_SOCKET_NOTIFY_CLOSE') {
+      if (list.connections === 0) this._sendInternal({ cmd: 'NODE_SOCKET_ALL_CLOSED', key: message.key });
+      else list.notifyWhenEmpty = true;
+    } else if (message.cmd === 'NODE_SOCKET_GET_COUNT') {
+      this._sendInternal({ cmd: 'NODE_SOCKET_COUNT', key: message.key, count: list.connections });
+    }
   }
 
   _emitMessage(message, handle) {
@@ -317,6 +357,10 @@ class WorkerProcess extends EventEmitter {
     try {
       message = this._decode(event);
     } catch {
+      return;
+    }
+    if (typeof event.act === 'string' && event.act.startsWith('NODE_SOCKET_')) {
+      this._onSocketListRequest(message);
       return;
     }
     process.nextTick(() => this.emit('internalMessage', message, undefined));

@@ -17,8 +17,9 @@ pub enum Incoming {
     Handle { handle_type: String, inner_is_user: bool },
     HandleAck,
     HandleNack,
-    /// Some other `NODE_*` command: internal to Node, nobody in the primary listens.
-    OtherInternal,
+    /// Some other `NODE_*` command (e.g. the NODE_SOCKET_* bookkeeping of sockets a
+    /// worker's server sent over): JavaScript's business, or nobody's.
+    OtherInternal(String),
     /// Not JSON (json mode) or not a V8 value (advanced mode).
     Invalid(String),
 }
@@ -68,7 +69,7 @@ fn classify_value(value: Value) -> Incoming {
     match cmd {
         "NODE_CLUSTER" => match value {
             Value::Object(map) => Incoming::Cluster(map),
-            _ => Incoming::OtherInternal,
+            _ => Incoming::OtherInternal(cmd.to_string()),
         },
         "NODE_HANDLE_ACK" => Incoming::HandleAck,
         "NODE_HANDLE_NACK" => Incoming::HandleNack,
@@ -84,7 +85,7 @@ fn classify_value(value: Value) -> Incoming {
                 inner_is_user,
             }
         }
-        _ => Incoming::OtherInternal,
+        other => Incoming::OtherInternal(other.to_string()),
     }
 }
 

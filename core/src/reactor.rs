@@ -531,7 +531,16 @@ impl State {
                     handle_type,
                     inner_is_user,
                 } => self.on_handle(epoll, id, frame, handle_type, inner_is_user),
-                Incoming::OtherInternal => {}
+                // The sent-socket bookkeeping of Node's socket_list.js is kept in JavaScript,
+                // next to the sockets it counts.
+                Incoming::OtherInternal(cmd) if cmd.starts_with("NODE_SOCKET_") => {
+                    self.events.push(Event::Internal {
+                        worker: id,
+                        act: cmd,
+                        frame,
+                    })
+                }
+                Incoming::OtherInternal(_) => {}
                 Incoming::Invalid(e) => {
                     return self.protocol_error(epoll, id, format!("invalid IPC message: {e}"))
                 }
