@@ -20,6 +20,8 @@ const cluster = new EventEmitter();
 const intercom = new EventEmitter();
 const SCHED_NONE = 1;
 const SCHED_RR = 2;
+// rust-cluster's own policy: round-robin in Rust, but a client address keeps its worker.
+const SCHED_STICKY = 4;
 
 cluster.isWorker = false;
 cluster.isMaster = true; // Deprecated alias. Must be same as isPrimary.
@@ -29,16 +31,15 @@ cluster.workers = {};
 cluster.settings = {};
 cluster.SCHED_NONE = SCHED_NONE; // Leave it to the operating system.
 cluster.SCHED_RR = SCHED_RR; // Primary distributes connections.
+cluster.SCHED_STICKY = SCHED_STICKY; // Primary distributes by client address.
 
-const POLICY_NAMES = { [SCHED_NONE]: 'none', [SCHED_RR]: 'rr' };
+const POLICY_NAMES = { [SCHED_NONE]: 'none', [SCHED_RR]: 'rr', [SCHED_STICKY]: 'sticky' };
+const POLICY_BY_NAME = { none: SCHED_NONE, rr: SCHED_RR, sticky: SCHED_STICKY };
 
 let ids = 0;
 let initialized = false;
 
-let schedulingPolicy = process.env.NODE_CLUSTER_SCHED_POLICY;
-if (schedulingPolicy === 'rr') schedulingPolicy = SCHED_RR;
-else if (schedulingPolicy === 'none') schedulingPolicy = SCHED_NONE;
-else schedulingPolicy = SCHED_RR;
+let schedulingPolicy = POLICY_BY_NAME[process.env.NODE_CLUSTER_SCHED_POLICY] ?? SCHED_RR;
 cluster.schedulingPolicy = schedulingPolicy;
 
 cluster.setupPrimary = function setupPrimary(options) {
@@ -62,6 +63,10 @@ cluster.setupPrimary = function setupPrimary(options) {
   if (initialized === true) return process.nextTick(setupSettingsNT, settings);
 
   initialized = true;
+  // rust-cluster also takes the policy from the settings (a number or its name).
+  if (settings.schedulingPolicy !== undefined) {
+    cluster.schedulingPolicy = POLICY_BY_NAME[settings.schedulingPolicy] ?? settings.schedulingPolicy;
+  }
   schedulingPolicy = cluster.schedulingPolicy; // Freeze policy.
   if (POLICY_NAMES[schedulingPolicy] === undefined) {
     const err = new Error(`Bad cluster.schedulingPolicy: ${schedulingPolicy}`);

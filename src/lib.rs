@@ -209,11 +209,12 @@ impl NativePrimary {
         Ok(NativePrimary { primary, sink })
     }
 
-    /// "rr" or "none".
+    /// "rr", "none" or "sticky".
     #[napi]
     pub fn set_policy(&self, policy: String) {
         self.primary.set_policy(match policy.as_str() {
             "none" => Policy::None,
+            "sticky" => Policy::Sticky,
             _ => Policy::RoundRobin,
         });
     }

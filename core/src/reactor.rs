@@ -10,7 +10,7 @@ use crate::channel::{Flush, FrameDecoder, FrameKind, OutFrame, Serialization, Wr
 use crate::protocol::{self, Incoming};
 use crate::reaper::{self, Exit};
 use crate::scheduler::{RoundRobin, WorkerId};
-use crate::servers::{self, BindRequest, Distribution, Server, ServerTable};
+use crate::servers::{self, BindRequest, Conn, Distribution, Server, ServerTable};
 use crate::spawn::{self, SpawnOptions};
 use crate::sys::{self, Epoll, EPOLLIN, EPOLLOUT};
 use parking_lot::Mutex;
@@ -33,6 +33,21 @@ pub enum Policy {
     None,
     /// SCHED_RR: the primary accepts and hands connections out.
     RoundRobin,
+    /// SCHED_STICKY: like round-robin, but each client address keeps its worker.
+    Sticky,
+}
+
+impl Policy {
+    fn accepts_in_primary(self) -> bool {
+        matches!(self, Policy::RoundRobin | Policy::Sticky)
+    }
+
+    fn scheduler(self) -> RoundRobin<Conn> {
+        match self {
+            Policy::Sticky => RoundRobin::new_sticky(),
+            _ => RoundRobin::new(),
+        }
+    }
 }
 
 /// A descriptor a worker sent along with a message.
@@ -97,7 +112,7 @@ fn token(kind: u64, id: u32) -> u64 {
 
 struct InFlight {
     server: u32,
-    conn: OwnedFd,
+    conn: Conn,
 }
 
 struct WorkerSlot {
@@ -759,12 +774,12 @@ impl State {
     ) -> Result<u32, i32> {
         let req = BindRequest::from_message(msg);
         // UDP is connectionless: always shared, as in Node.
-        let round_robin = self.policy == Policy::RoundRobin && !req.is_udp();
+        let round_robin = self.policy.accepts_in_primary() && !req.is_udp();
         if round_robin && req.transport == servers::Transport::Tcp && req.fd.is_none() {
             let sid = self.servers.insert(Server {
                 key: key.to_string(),
                 listener: None,
-                distribution: Distribution::RoundRobin(RoundRobin::new()),
+                distribution: Distribution::RoundRobin(self.policy.scheduler()),
                 data: Value::Null,
                 sockname: None,
                 is_udp: false,
@@ -784,7 +799,7 @@ impl State {
             None
         };
         let distribution = if round_robin {
-            Distribution::RoundRobin(RoundRobin::new())
+            Distribution::RoundRobin(self.policy.scheduler())
         } else {
             Distribution::Shared {
                 workers: Default::default(),
@@ -823,7 +838,7 @@ impl State {
         let Distribution::RoundRobin(rr) = &server.distribution else {
             return;
         };
-        let want = rr.has_free_worker();
+        let want = rr.wants_connections();
         if want != server.accepting {
             server.accepting = want;
             let events = if want { EPOLLIN } else { 0 };
@@ -841,15 +856,16 @@ impl State {
             let Distribution::RoundRobin(rr) = &mut server.distribution else {
                 return;
             };
-            if !rr.has_free_worker() {
+            if !rr.wants_connections() {
                 break;
             }
             let Some(listener) = &server.listener else {
                 return;
             };
             match sys::accept(listener.fd.as_raw_fd()) {
-                Ok(Some((conn, _peer))) => {
-                    if let Some((worker, conn)) = rr.distribute(conn) {
+                Ok(Some((fd, peer))) => {
+                    let affinity = servers::affinity_of(peer.to_std());
+                    if let Some((worker, conn)) = rr.distribute(Conn { fd, affinity }, affinity) {
                         self.hand_off(epoll, sid, worker, conn);
                     }
                 }
@@ -861,12 +877,12 @@ impl State {
 
     /// Sends one accepted connection to a worker as `newconn`, keeping our copy until the
     /// worker answers (so a refusal can go elsewhere).
-    fn hand_off(&mut self, epoll: &Epoll, sid: u32, worker: WorkerId, conn: OwnedFd) {
+    fn hand_off(&mut self, epoll: &Epoll, sid: u32, worker: WorkerId, conn: Conn) {
         let Some(server) = self.servers.get_mut(sid) else {
             return;
         };
         let key = server.key.clone();
-        let sent = sys::dup_cloexec(conn.as_raw_fd()).ok().and_then(|copy| {
+        let sent = sys::dup_cloexec(conn.fd.as_raw_fd()).ok().and_then(|copy| {
             let mut fields = Map::new();
             fields.insert("act".into(), Value::from("newconn"));
             fields.insert("key".into(), Value::from(key));
@@ -890,14 +906,15 @@ impl State {
         }
     }
 
-    fn requeue(&mut self, epoll: &Epoll, sid: u32, conn: OwnedFd) {
+    fn requeue(&mut self, epoll: &Epoll, sid: u32, conn: Conn) {
         let Some(server) = self.servers.get_mut(sid) else {
             return; // Server closed: dropping the connection closes it.
         };
         let Distribution::RoundRobin(rr) = &mut server.distribution else {
             return;
         };
-        if let Some((worker, conn)) = rr.requeue(conn) {
+        let affinity = conn.affinity;
+        if let Some((worker, conn)) = rr.requeue(conn, affinity) {
             self.hand_off(epoll, sid, worker, conn);
         }
         self.update_accepting(epoll, sid);
@@ -938,9 +955,15 @@ impl State {
         }
         if server.remove(id) {
             self.close_server(epoll, sid);
-        } else {
-            self.update_accepting(epoll, sid);
+            return;
         }
+        // Sticky: connections that waited for the leaving worker go to their new owners.
+        if let Distribution::RoundRobin(rr) = &mut server.distribution {
+            for (worker, conn) in rr.dispatch_waiting() {
+                self.hand_off(epoll, sid, worker, conn);
+            }
+        }
+        self.update_accepting(epoll, sid);
     }
 
     fn close_server(&mut self, epoll: &Epoll, sid: u32) {

@@ -290,12 +290,31 @@ pub fn sockname(fd: &OwnedFd) -> Option<Value> {
     Some(json!({ "address": addr.ip().to_string(), "family": family, "port": addr.port() }))
 }
 
+/// An accepted connection waiting for a worker, with the hash of its client's address
+/// (what sticky scheduling keys on).
+pub struct Conn {
+    pub fd: OwnedFd,
+    pub affinity: u64,
+}
+
+/// FNV-1a over the client's IP (not its port): one client, one affinity.
+pub fn affinity_of(peer: Option<SocketAddr>) -> u64 {
+    let bytes: Vec<u8> = match peer.map(|p| p.ip()) {
+        Some(IpAddr::V4(ip)) => ip.to_ipv6_mapped().octets().to_vec(),
+        Some(IpAddr::V6(ip)) => ip.octets().to_vec(),
+        None => Vec::new(),
+    };
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// How connections reach workers for one server.
 pub enum Distribution {
     /// Every worker gets the listening descriptor (SCHED_NONE, and UDP always).
     Shared { workers: BTreeSet<WorkerId> },
-    /// The primary accepts and hands each connection on (SCHED_RR).
-    RoundRobin(RoundRobin<OwnedFd>),
+    /// The primary accepts and hands each connection on (SCHED_RR, SCHED_STICKY).
+    RoundRobin(RoundRobin<Conn>),
 }
 
 pub struct Server {
@@ -460,5 +479,31 @@ mod tests {
             shortest_path("/x.sock", Path::new("/a/b/c/d")),
             PathBuf::from("/x.sock")
         );
+    }
+}
+#[cfg(test)]
+mod affinity_tests {
+    use super::*;
+
+    #[test]
+    fn affinity_depends_on_the_address_not_the_port() {
+        let a = |s: &str| affinity_of(Some(s.parse().unwrap()));
+        assert_eq!(a("127.0.0.1:1000"), a("127.0.0.1:2000"));
+        assert_eq!(a("127.0.0.1:1000"), a("[::ffff:127.0.0.1]:5"));
+        assert_ne!(a("127.0.0.1:1000"), a("127.0.0.2:1000"));
+    }
+
+    #[test]
+    fn accept_reports_the_peer() {
+        let req = BindRequest::from_message(
+            serde_json::json!({"address": "127.0.0.1", "port": 0, "addressType": 4})
+                .as_object()
+                .unwrap(),
+        );
+        let listener = open(&req, true).unwrap();
+        let port = sockname(&listener.fd).unwrap()["port"].as_u64().unwrap() as u16;
+        let _client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (_conn, peer) = sys::accept(listener.fd.as_raw_fd()).unwrap().unwrap();
+        assert_eq!(peer.to_std().unwrap().ip().to_string(), "127.0.0.1");
     }
 }
