@@ -1,0 +1,38 @@
+// Type definitions for rust-cluster's ES module entry, index.mjs: the default export is
+// the cluster object (the same object as require('rust-cluster'), typed in index.d.ts),
+// and the named exports are exactly the ones index.mjs declares.
+
+import cluster from './index.js';
+
+export default cluster;
+
+/** True if this process is the primary. */
+export declare const isPrimary: boolean;
+/** @deprecated since Node v16.0.0: use `isPrimary`. */
+export declare const isMaster: boolean;
+/** True if this process is a worker. */
+export declare const isWorker: boolean;
+/** The Worker class (`cluster.Worker`). */
+export declare const Worker: typeof cluster.Worker;
+/** A worker, as `cluster.workers[id]`, `cluster.worker` and `fork()` give it. */
+export type Worker = cluster.Worker;
+/** `cluster.SCHED_NONE`: leave connection distribution to the operating system. */
+export declare const SCHED_NONE: number;
+/** `cluster.SCHED_RR`: round-robin distribution by the primary. */
+export declare const SCHED_RR: number;
+/** `cluster.fork()`. */
+export declare const fork: typeof cluster.fork;
+/** `cluster.disconnect()`. */
+export declare const disconnect: typeof cluster.disconnect;
+/** `cluster.setupPrimary()`. */
+export declare const setupPrimary: typeof cluster.setupPrimary;
+/** @deprecated since Node v16.0.0: use `setupPrimary`. */
+export declare const setupMaster: typeof cluster.setupMaster;
+
+export type Address = cluster.Address;
+export type Cluster = cluster.Cluster;
+export type ClusterSettings = cluster.ClusterSettings;
+export type SchedulingPolicyName = cluster.SchedulingPolicyName;
+export type SerializationType = cluster.SerializationType;
+export type WorkerEnv<E> = cluster.WorkerEnv<E>;
+export type WorkerOptions = cluster.WorkerOptions;

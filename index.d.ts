@@ -1,0 +1,368 @@
+// Type definitions for rust-cluster, a drop-in replacement for Node's `cluster` module.
+//
+// The shapes follow @types/node's `cluster` module, so code written against
+// `import cluster from 'node:cluster'` type-checks unchanged against 'rust-cluster',
+// with two deliberate differences:
+//  * the per-event overloads come first and the catch-all overload refuses the known
+//    event names, so a listener of the wrong shape for a known event is an error
+//    (with @types/node such a call silently matches the catch-all);
+//  * `fork(env)` takes an object of environment values rather than `any`.
+//
+// The module is CommonJS (`module.exports = cluster`), hence `export =`. With
+// esModuleInterop (or from an ES module under module node16/nodenext) it can be
+// default-imported; named imports resolve to the properties of the cluster object.
+// ES modules may instead use index.d.mts, which describes exactly what index.mjs exports.
+
+/// <reference types="node" />
+
+import EventEmitter = require('node:events');
+import * as child from 'node:child_process';
+import * as net from 'node:net';
+
+/** The events `cluster` emits (each has its own, exactly typed, overload below). */
+type ClusterEvent = 'disconnect' | 'exit' | 'fork' | 'listening' | 'message' | 'online' | 'setup';
+
+/** The events a `Worker` emits (each has its own, exactly typed, overload below). */
+type WorkerEvent = 'disconnect' | 'error' | 'exit' | 'listening' | 'message' | 'online';
+
+/**
+ * Any event name except the ones `Known` lists: the catch-all overloads take these, so a
+ * known event name only matches its own, exactly typed, overload.
+ */
+type OtherEvent<E extends string | symbol, Known extends string> = E extends Known ? never : E;
+
+/**
+ * A worker as the primary sees it: `cluster.workers[id]`, the argument of the cluster's
+ * events and the return value of `cluster.fork()`. In a worker, `cluster.worker` is the
+ * worker's own Worker object.
+ */
+declare class Worker extends EventEmitter {
+  /**
+   * Workers are created by `cluster.fork()`; constructing one directly only makes the
+   * object and spawns nothing.
+   */
+  constructor(options?: cluster.WorkerOptions);
+  /**
+   * Each new worker is given its own unique id, stored in `id`. While a worker is alive,
+   * this is the key that indexes it in `cluster.workers`.
+   */
+  id: number;
+  /**
+   * The worker's process. In the primary this is a ChildProcess-like object (pid,
+   * connected, exitCode, signalCode, kill(), send(), disconnect(), stdio streams and
+   * the ChildProcess events); in a worker it is the global `process`.
+   */
+  process: child.ChildProcess;
+  /**
+   * Sends a message to a worker or the primary, optionally with a handle. In the primary
+   * this sends to the worker's process; in a worker it sends to the primary.
+   * Returns false when the channel is backed up (the message is still queued).
+   */
+  send(message: child.Serializable, callback?: (error: Error | null) => void): boolean;
+  send(
+    message: child.Serializable,
+    sendHandle: child.SendHandle,
+    callback?: (error: Error | null) => void,
+  ): boolean;
+  send(
+    message: child.Serializable,
+    sendHandle: child.SendHandle,
+    options?: child.MessageOptions,
+    callback?: (error: Error | null) => void,
+  ): boolean;
+  /**
+   * Kills the worker. In the primary this sends `signal` to the worker's process; in a
+   * worker it disconnects from the primary and exits.
+   * @param signal the signal to send to the worker process. Default: `'SIGTERM'`.
+   */
+  kill(signal?: string): void;
+  /** Alias of `kill()`. */
+  destroy(signal?: string): void;
+  /**
+   * In a worker, closes all servers, waits for their 'close' and disconnects the IPC
+   * channel. In the primary, asks the worker to do so. Sets `exitedAfterDisconnect`.
+   */
+  disconnect(): this;
+  /** True while the worker is connected to its primary by the IPC channel. */
+  isConnected(): boolean;
+  /** True if the worker's process has terminated (by exiting or by a signal). */
+  isDead(): boolean;
+  /**
+   * True if the worker exited because of `.disconnect()` or `.kill()`, false if it exited
+   * any other way. (At run time it is `undefined` until the worker has exited or
+   * disconnected; typed as `boolean` as in @types/node.)
+   */
+  exitedAfterDisconnect: boolean;
+  /** Where the worker is in its life cycle (not part of Node's documented API). */
+  state?: 'none' | 'online' | 'listening' | 'disconnected' | 'dead';
+  /**
+   * events.EventEmitter
+   *   1. disconnect
+   *   2. error
+   *   3. exit
+   *   4. listening
+   *   5. message
+   *   6. online
+   */
+  addListener(event: 'disconnect', listener: () => void): this;
+  addListener(event: 'error', listener: (error: Error) => void): this;
+  addListener(event: 'exit', listener: (code: number, signal: string) => void): this;
+  addListener(event: 'listening', listener: (address: cluster.Address) => void): this;
+  addListener(event: 'message', listener: (message: any, handle: net.Socket | net.Server) => void): this;
+  addListener(event: 'online', listener: () => void): this;
+  addListener<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
+  emit(event: 'disconnect'): boolean;
+  emit(event: 'error', error: Error): boolean;
+  emit(event: 'exit', code: number, signal: string): boolean;
+  emit(event: 'listening', address: cluster.Address): boolean;
+  emit(event: 'message', message: any, handle?: net.Socket | net.Server): boolean;
+  emit(event: 'online'): boolean;
+  emit<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, ...args: any[]): boolean;
+  on(event: 'disconnect', listener: () => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'exit', listener: (code: number, signal: string) => void): this;
+  on(event: 'listening', listener: (address: cluster.Address) => void): this;
+  on(event: 'message', listener: (message: any, handle: net.Socket | net.Server) => void): this;
+  on(event: 'online', listener: () => void): this;
+  on<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
+  once(event: 'disconnect', listener: () => void): this;
+  once(event: 'error', listener: (error: Error) => void): this;
+  once(event: 'exit', listener: (code: number, signal: string) => void): this;
+  once(event: 'listening', listener: (address: cluster.Address) => void): this;
+  once(event: 'message', listener: (message: any, handle: net.Socket | net.Server) => void): this;
+  once(event: 'online', listener: () => void): this;
+  once<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
+  prependListener(event: 'disconnect', listener: () => void): this;
+  prependListener(event: 'error', listener: (error: Error) => void): this;
+  prependListener(event: 'exit', listener: (code: number, signal: string) => void): this;
+  prependListener(event: 'listening', listener: (address: cluster.Address) => void): this;
+  prependListener(event: 'message', listener: (message: any, handle: net.Socket | net.Server) => void): this;
+  prependListener(event: 'online', listener: () => void): this;
+  prependListener<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
+  prependOnceListener(event: 'disconnect', listener: () => void): this;
+  prependOnceListener(event: 'error', listener: (error: Error) => void): this;
+  prependOnceListener(event: 'exit', listener: (code: number, signal: string) => void): this;
+  prependOnceListener(event: 'listening', listener: (address: cluster.Address) => void): this;
+  prependOnceListener(event: 'message', listener: (message: any, handle: net.Socket | net.Server) => void): this;
+  prependOnceListener(event: 'online', listener: () => void): this;
+  prependOnceListener<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
+}
+
+/** The Worker class under a name the `cluster` namespace can alias. */
+type WorkerInstance = Worker;
+
+/**
+ * The cluster object: `require('rust-cluster')`. In the primary it is rust-cluster's
+ * Rust-backed implementation; in a worker it is Node's own worker-side `cluster` object.
+ */
+declare const cluster: cluster.Cluster;
+
+declare namespace cluster {
+  /** The class of `cluster.workers[id]`, `cluster.worker` and `cluster.fork()`'s result. */
+  type Worker = WorkerInstance;
+
+  /**
+   * A scheduling policy's name, as `NODE_CLUSTER_SCHED_POLICY` and rust-cluster's
+   * `settings.schedulingPolicy` take it. `'reuseport'` and `'sticky'` are rust-cluster's.
+   */
+  type SchedulingPolicyName = 'none' | 'rr' | 'reuseport' | 'sticky';
+
+  /** The IPC serialization of messages between the primary and its workers. */
+  type SerializationType = 'json' | 'advanced';
+
+  /** Options of the Worker constructor, as Node's internal Worker takes them. */
+  interface WorkerOptions {
+    id?: number | undefined;
+    process?: child.ChildProcess | undefined;
+    state?: Worker['state'] | undefined;
+  }
+
+  /**
+   * The environment `cluster.fork(env)` adds to `process.env` for one worker: a plain
+   * object (an object literal, `process.env`, or a value of an interface type) whose
+   * values are strings, numbers, booleans or undefined. `E` is the object's own type.
+   */
+  type WorkerEnv<E> = E extends readonly unknown[] | ((...args: any[]) => unknown)
+    ? never
+    : E & { [K in keyof E]: string | number | boolean | undefined };
+
+  /**
+   * The settings `cluster.setupPrimary()` takes and `cluster.settings` holds (with their
+   * defaults filled in, after `setupPrimary()` or the first `fork()`).
+   */
+  interface ClusterSettings {
+    /** String arguments passed to the Node.js executable. Default: `process.execArgv`. */
+    execArgv?: string[] | undefined;
+    /** File path to the worker file. Default: `process.argv[1]`. */
+    exec?: string | undefined;
+    /** String arguments passed to the worker. Default: `process.argv.slice(2)`. */
+    args?: readonly string[] | undefined;
+    /** Whether to send the workers' output to the primary's stdio. Default: `false`. */
+    silent?: boolean | undefined;
+    /**
+     * The workers' stdio, as for `child_process.spawn()`; an array must include
+     * `'ipc'`. When given, overrides `silent`.
+     */
+    stdio?: child.StdioOptions | undefined;
+    /** Sets the user identity of the worker processes. */
+    uid?: number | undefined;
+    /** Sets the group identity of the worker processes. */
+    gid?: number | undefined;
+    /**
+     * The inspector port of each worker: a number, or a function called for each worker
+     * that returns one. By default each worker gets its own port, counting up from the
+     * primary's `process.debugPort`.
+     */
+    inspectPort?: number | (() => number) | undefined;
+    /** The kind of serialization of IPC messages. Default: `'json'`. */
+    serialization?: SerializationType | undefined;
+    /** Current working directory of the worker processes. Default: the primary's. */
+    cwd?: string | undefined;
+    /** Hide the forked processes' console window (Windows only). Default: `false`. */
+    windowsHide?: boolean | undefined;
+    /**
+     * rust-cluster addition: the scheduling policy, as one of the `cluster.SCHED_*`
+     * constants or by name (`'none'`, `'rr'`, and where this version of rust-cluster
+     * has them `'reuseport'`, `'sticky'`). `setupPrimary()` then sets
+     * `cluster.schedulingPolicy` from it (before the policy is frozen). Node's `cluster`
+     * has no such setting.
+     */
+    schedulingPolicy?: number | SchedulingPolicyName | undefined;
+  }
+
+  /** What the 'listening' events report about the worker's server. */
+  interface Address {
+    address: string;
+    port: number;
+    /**
+     * `4` (TCPv4), `6` (TCPv6), `-1` (Unix domain socket), `'udp4'` or `'udp6'`.
+     */
+    addressType: number | 'udp4' | 'udp6';
+  }
+
+  interface Cluster extends EventEmitter {
+    /** @deprecated since Node v16.0.0: use `isPrimary`. */
+    readonly isMaster: boolean;
+    /** True if this process is the primary (`process.env.NODE_UNIQUE_ID` is undefined). */
+    readonly isPrimary: boolean;
+    /** True if this process is a worker (the negation of `isPrimary`). */
+    readonly isWorker: boolean;
+    /** The Worker class (the class declared above: this namespace's `Worker` is a type only). */
+    readonly Worker: typeof Worker;
+    /**
+     * The active workers, by `worker.id`. A worker is removed once it has both
+     * disconnected and exited. Only in the primary; `undefined` in a worker.
+     */
+    readonly workers?: NodeJS.Dict<Worker>;
+    /** The current worker object. Only in a worker; `undefined` in the primary. */
+    readonly worker?: Worker;
+    /**
+     * The settings in use, with their defaults, after `setupPrimary()` or the first
+     * `fork()`. Not intended to be changed or set manually.
+     */
+    readonly settings: ClusterSettings;
+    /**
+     * The scheduling policy, `SCHED_RR` (the primary distributes connections) or
+     * `SCHED_NONE` (the operating system does); rust-cluster may also accept
+     * `SCHED_REUSEPORT` and `SCHED_STICKY`. Frozen once `setupPrimary()` is called or
+     * the first worker is forked. Can also be set with `NODE_CLUSTER_SCHED_POLICY`
+     * (`'rr'` or `'none'`; rust-cluster also takes its own policies' names there) or,
+     * in rust-cluster, with `setupPrimary({ schedulingPolicy })`.
+     */
+    schedulingPolicy: number;
+    /** Leave connection distribution to the operating system. Its value is `1`. */
+    readonly SCHED_NONE: number;
+    /** Round-robin: the primary accepts connections and hands them to workers. Its value is `2`. */
+    readonly SCHED_RR: number;
+    /**
+     * rust-cluster addition, where this version of rust-cluster has it (never in Node's
+     * `cluster`, so never in a worker's cluster object): a scheduling policy in which
+     * the kernel spreads connections over SO_REUSEPORT listeners. Its value is `3`.
+     */
+    readonly SCHED_REUSEPORT?: number;
+    /**
+     * rust-cluster addition, where this version of rust-cluster has it (never in Node's
+     * `cluster`, so never in a worker's cluster object): a scheduling policy that keeps
+     * sending a client's connections to the same worker. Its value is `4`.
+     */
+    readonly SCHED_STICKY?: number;
+    /**
+     * Changes the default 'fork' behavior; the settings then show in `cluster.settings`
+     * and apply to later `fork()` calls. Emits 'setup'. Primary only.
+     */
+    setupPrimary(settings?: ClusterSettings): void;
+    /** @deprecated since Node v16.0.0: use `setupPrimary()`. */
+    setupMaster(settings?: ClusterSettings): void;
+    /**
+     * Spawns a new worker process. Primary only.
+     * @param env key/value pairs added to the worker's environment (values are
+     *   converted to strings; `undefined` ones are left out).
+     */
+    fork<E extends object = {}>(env?: WorkerEnv<E>): Worker;
+    /**
+     * Calls `.disconnect()` on each worker in `cluster.workers`; when they are all
+     * disconnected, their servers are closed and `callback` is called. Primary only.
+     */
+    disconnect(callback?: () => void): void;
+    /**
+     * events.EventEmitter
+     *   1. disconnect
+     *   2. exit
+     *   3. fork
+     *   4. listening
+     *   5. message
+     *   6. online
+     *   7. setup
+     */
+    addListener(event: 'disconnect', listener: (worker: Worker) => void): this;
+    addListener(event: 'exit', listener: (worker: Worker, code: number, signal: string) => void): this;
+    addListener(event: 'fork', listener: (worker: Worker) => void): this;
+    addListener(event: 'listening', listener: (worker: Worker, address: Address) => void): this;
+    addListener(event: 'message', listener: (worker: Worker, message: any, handle: net.Socket | net.Server) => void): this;
+    addListener(event: 'online', listener: (worker: Worker) => void): this;
+    addListener(event: 'setup', listener: (settings: ClusterSettings) => void): this;
+    addListener<E extends string | symbol>(event: OtherEvent<E, ClusterEvent>, listener: (...args: any[]) => void): this;
+    emit(event: 'disconnect', worker: Worker): boolean;
+    emit(event: 'exit', worker: Worker, code: number, signal: string): boolean;
+    emit(event: 'fork', worker: Worker): boolean;
+    emit(event: 'listening', worker: Worker, address: Address): boolean;
+    emit(event: 'message', worker: Worker, message: any, handle?: net.Socket | net.Server): boolean;
+    emit(event: 'online', worker: Worker): boolean;
+    emit(event: 'setup', settings: ClusterSettings): boolean;
+    emit<E extends string | symbol>(event: OtherEvent<E, ClusterEvent>, ...args: any[]): boolean;
+    on(event: 'disconnect', listener: (worker: Worker) => void): this;
+    on(event: 'exit', listener: (worker: Worker, code: number, signal: string) => void): this;
+    on(event: 'fork', listener: (worker: Worker) => void): this;
+    on(event: 'listening', listener: (worker: Worker, address: Address) => void): this;
+    on(event: 'message', listener: (worker: Worker, message: any, handle: net.Socket | net.Server) => void): this;
+    on(event: 'online', listener: (worker: Worker) => void): this;
+    on(event: 'setup', listener: (settings: ClusterSettings) => void): this;
+    on<E extends string | symbol>(event: OtherEvent<E, ClusterEvent>, listener: (...args: any[]) => void): this;
+    once(event: 'disconnect', listener: (worker: Worker) => void): this;
+    once(event: 'exit', listener: (worker: Worker, code: number, signal: string) => void): this;
+    once(event: 'fork', listener: (worker: Worker) => void): this;
+    once(event: 'listening', listener: (worker: Worker, address: Address) => void): this;
+    once(event: 'message', listener: (worker: Worker, message: any, handle: net.Socket | net.Server) => void): this;
+    once(event: 'online', listener: (worker: Worker) => void): this;
+    once(event: 'setup', listener: (settings: ClusterSettings) => void): this;
+    once<E extends string | symbol>(event: OtherEvent<E, ClusterEvent>, listener: (...args: any[]) => void): this;
+    prependListener(event: 'disconnect', listener: (worker: Worker) => void): this;
+    prependListener(event: 'exit', listener: (worker: Worker, code: number, signal: string) => void): this;
+    prependListener(event: 'fork', listener: (worker: Worker) => void): this;
+    prependListener(event: 'listening', listener: (worker: Worker, address: Address) => void): this;
+    prependListener(event: 'message', listener: (worker: Worker, message: any, handle: net.Socket | net.Server) => void): this;
+    prependListener(event: 'online', listener: (worker: Worker) => void): this;
+    prependListener(event: 'setup', listener: (settings: ClusterSettings) => void): this;
+    prependListener<E extends string | symbol>(event: OtherEvent<E, ClusterEvent>, listener: (...args: any[]) => void): this;
+    prependOnceListener(event: 'disconnect', listener: (worker: Worker) => void): this;
+    prependOnceListener(event: 'exit', listener: (worker: Worker, code: number, signal: string) => void): this;
+    prependOnceListener(event: 'fork', listener: (worker: Worker) => void): this;
+    prependOnceListener(event: 'listening', listener: (worker: Worker, address: Address) => void): this;
+    prependOnceListener(event: 'message', listener: (worker: Worker, message: any, handle: net.Socket | net.Server) => void): this;
+    prependOnceListener(event: 'online', listener: (worker: Worker) => void): this;
+    prependOnceListener(event: 'setup', listener: (settings: ClusterSettings) => void): this;
+    prependOnceListener<E extends string | symbol>(event: OtherEvent<E, ClusterEvent>, listener: (...args: any[]) => void): this;
+  }
+}
+
+export = cluster;
