@@ -20,7 +20,9 @@ const cluster = new EventEmitter();
 const intercom = new EventEmitter();
 const SCHED_NONE = 1;
 const SCHED_RR = 2;
-// rust-cluster's own policy: round-robin in Rust, but a client address keeps its worker.
+// rust-cluster's own policies: one SO_REUSEPORT socket per worker (the kernel balances),
+// and round-robin in Rust where a client address keeps its worker.
+const SCHED_REUSEPORT = 3;
 const SCHED_STICKY = 4;
 
 cluster.isWorker = false;
@@ -31,10 +33,13 @@ cluster.workers = {};
 cluster.settings = {};
 cluster.SCHED_NONE = SCHED_NONE; // Leave it to the operating system.
 cluster.SCHED_RR = SCHED_RR; // Primary distributes connections.
+cluster.SCHED_REUSEPORT = SCHED_REUSEPORT; // The kernel distributes, one socket per worker.
 cluster.SCHED_STICKY = SCHED_STICKY; // Primary distributes by client address.
 
-const POLICY_NAMES = { [SCHED_NONE]: 'none', [SCHED_RR]: 'rr', [SCHED_STICKY]: 'sticky' };
-const POLICY_BY_NAME = { none: SCHED_NONE, rr: SCHED_RR, sticky: SCHED_STICKY };
+const POLICY_NAMES = {
+  [SCHED_NONE]: 'none', [SCHED_RR]: 'rr', [SCHED_REUSEPORT]: 'reuseport', [SCHED_STICKY]: 'sticky',
+};
+const POLICY_BY_NAME = { none: SCHED_NONE, rr: SCHED_RR, reuseport: SCHED_REUSEPORT, sticky: SCHED_STICKY };
 
 let ids = 0;
 let initialized = false;

@@ -209,12 +209,13 @@ impl NativePrimary {
         Ok(NativePrimary { primary, sink })
     }
 
-    /// "rr", "none" or "sticky".
+    /// "rr", "none", "sticky" or "reuseport".
     #[napi]
     pub fn set_policy(&self, policy: String) {
         self.primary.set_policy(match policy.as_str() {
             "none" => Policy::None,
             "sticky" => Policy::Sticky,
+            "reuseport" => Policy::ReusePort,
             _ => Policy::RoundRobin,
         });
     }

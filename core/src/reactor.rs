@@ -35,6 +35,8 @@ pub enum Policy {
     RoundRobin,
     /// SCHED_STICKY: like round-robin, but each client address keeps its worker.
     Sticky,
+    /// SCHED_REUSEPORT: each worker listens on its own SO_REUSEPORT socket.
+    ReusePort,
 }
 
 impl Policy {
@@ -105,6 +107,8 @@ const TOKEN_WAKE: u64 = 0;
 const KIND_CHANNEL: u64 = 1;
 const KIND_PIDFD: u64 = 2;
 const KIND_LISTENER: u64 = 3;
+/// A reuseport socket whose worker left, accepted on by the primary until taken over.
+const KIND_ORPHAN: u64 = 4;
 
 fn token(kind: u64, id: u32) -> u64 {
     (kind << 32) | id as u64
@@ -133,6 +137,9 @@ struct WorkerSlot {
 struct State {
     workers: HashMap<WorkerId, WorkerSlot>,
     servers: ServerTable,
+    /// Orphaned reuseport sockets by uid → their server.
+    orphans: HashMap<u32, u32>,
+    next_socket_uid: u32,
     seq: u64,
     policy: Policy,
     max_frame: usize,
@@ -170,6 +177,14 @@ pub struct Primary {
     inner: Arc<Inner>,
 }
 
+fn errno_of(e: &io::Error) -> i32 {
+    -e.raw_os_error().unwrap_or(nix::libc::EINVAL)
+}
+
+fn port_of(req: &BindRequest) -> Result<u16, i32> {
+    u16::try_from(req.port).map_err(|_| -nix::libc::EINVAL)
+}
+
 fn closed_channel() -> io::Error {
     io::Error::from_raw_os_error(nix::libc::EPIPE)
 }
@@ -183,6 +198,8 @@ impl Primary {
             state: Mutex::new(State {
                 workers: HashMap::new(),
                 servers: ServerTable::default(),
+                orphans: HashMap::new(),
+                next_socket_uid: 0,
                 seq: 0,
                 policy: Policy::RoundRobin,
                 max_frame: DEFAULT_MAX_FRAME,
@@ -392,6 +409,7 @@ impl State {
             }
             KIND_PIDFD => self.on_exit(&inner.epoll, id),
             KIND_LISTENER => self.accept_connections(&inner.epoll, id),
+            KIND_ORPHAN => self.accept_from_orphan(&inner.epoll, id),
             _ => {}
         }
     }
@@ -667,7 +685,7 @@ impl State {
         if server.data.is_null() {
             server.data = data;
         }
-        if server.listener.is_none() {
+        if server.opening {
             // Still being opened by JavaScript: answered once it is.
             server.waiting.push((id, seq));
             return;
@@ -697,15 +715,42 @@ impl State {
         let Some(server) = self.servers.get_mut(sid) else {
             return;
         };
-        let Some(listener) = server.listener.as_ref() else {
-            return;
-        };
         let mut reply = Map::new();
         reply.insert("key".into(), Value::from(server.key.clone()));
         reply.insert("ack".into(), seq);
         reply.insert("data".into(), server.data.clone());
         match &mut server.distribution {
+            Distribution::ReusePort(group) => {
+                let socket = match group.claim(id, &mut self.next_socket_uid) {
+                    Ok(socket) => socket,
+                    Err(errno) => {
+                        let key = server.key.clone();
+                        let data = server.data.clone();
+                        let seq = reply.remove("ack").unwrap_or(Value::Null);
+                        return self.reply_error(epoll, id, &key, seq, data, errno);
+                    }
+                };
+                // Taken over: the primary stops accepting on it.
+                if socket.watched {
+                    socket.watched = false;
+                    epoll.delete(socket.listener.fd.as_raw_fd());
+                    self.orphans.remove(&socket.uid);
+                }
+                let Ok(fd) = sys::dup_cloexec(socket.listener.fd.as_raw_fd()) else {
+                    return;
+                };
+                let first = group.forward.add(id);
+                reply.insert("errno".into(), Value::from(0));
+                self.send_internal(epoll, id, reply, Some((fd, "net.Native")));
+                match first {
+                    Some(conn) => self.hand_off(epoll, sid, id, conn),
+                    None => self.update_accepting(epoll, sid),
+                }
+            }
             Distribution::Shared { workers } => {
+                let Some(listener) = server.listener.as_ref() else {
+                    return;
+                };
                 workers.insert(id);
                 reply.insert("errno".into(), Value::from(0));
                 let handle_type = if server.is_udp {
@@ -746,6 +791,7 @@ impl State {
         }
         server.sockname = servers::sockname(&fd);
         server.listener = Some(servers::Listener::adopt(fd));
+        server.opening = false;
         let waiting = std::mem::take(&mut server.waiting);
         for (id, seq) in waiting {
             if self.workers.get(&id).is_some_and(|w| !w.leaving && w.channel.is_some()) {
@@ -779,6 +825,7 @@ impl State {
             let sid = self.servers.insert(Server {
                 key: key.to_string(),
                 listener: None,
+                opening: true,
                 distribution: Distribution::RoundRobin(self.policy.scheduler()),
                 data: Value::Null,
                 sockname: None,
@@ -791,6 +838,35 @@ impl State {
                 request: req.listen_options(),
             });
             return Ok(sid);
+        }
+        if self.policy == Policy::ReusePort && req.transport == servers::Transport::Tcp && req.fd.is_none() {
+            let first = servers::open_reuseport(&req, port_of(&req)?).map_err(|e| errno_of(&e))?;
+            let port = servers::sockname(&first.fd)
+                .and_then(|n| n["port"].as_u64())
+                .unwrap_or(0) as u16;
+            self.next_socket_uid = self.next_socket_uid.wrapping_add(1);
+            let group = servers::ReusePortGroup {
+                request: req,
+                port,
+                sockets: vec![servers::ReuseSocket {
+                    uid: self.next_socket_uid,
+                    listener: first,
+                    owner: None,
+                    watched: false,
+                }],
+                forward: RoundRobin::new(),
+            };
+            return Ok(self.servers.insert(Server {
+                key: key.to_string(),
+                listener: None,
+                opening: false,
+                distribution: Distribution::ReusePort(group),
+                data: Value::Null,
+                sockname: None,
+                is_udp: false,
+                accepting: false,
+                waiting: Vec::new(),
+            }));
         }
         let listener = servers::open(&req, round_robin)?;
         let sockname = if round_robin && req.transport == servers::Transport::Tcp {
@@ -813,6 +889,7 @@ impl State {
         let sid = self.servers.insert(Server {
             key: key.to_string(),
             listener: Some(listener),
+            opening: false,
             distribution,
             data: Value::Null,
             sockname,
@@ -835,6 +912,25 @@ impl State {
         let Some(server) = self.servers.get_mut(sid) else {
             return;
         };
+        if let Distribution::ReusePort(group) = &mut server.distribution {
+            let want = group.forward.wants_connections();
+            for socket in group.sockets.iter_mut().filter(|s| s.owner.is_none()) {
+                let fd = socket.listener.fd.as_raw_fd();
+                let events = if want { EPOLLIN } else { 0 };
+                if !socket.watched {
+                    if sys::set_nonblocking(fd).is_err()
+                        || epoll.add(fd, events, token(KIND_ORPHAN, socket.uid)).is_err()
+                    {
+                        continue;
+                    }
+                    socket.watched = true;
+                    self.orphans.insert(socket.uid, sid);
+                } else {
+                    let _ = epoll.modify(fd, events, token(KIND_ORPHAN, socket.uid));
+                }
+            }
+            return;
+        }
         let Distribution::RoundRobin(rr) = &server.distribution else {
             return;
         };
@@ -875,6 +971,37 @@ impl State {
         self.update_accepting(epoll, sid);
     }
 
+    /// Connections queued on an orphaned reuseport socket go to the remaining workers.
+    fn accept_from_orphan(&mut self, epoll: &Epoll, uid: u32) {
+        let Some(&sid) = self.orphans.get(&uid) else {
+            return;
+        };
+        loop {
+            let Some(server) = self.servers.get_mut(sid) else {
+                return;
+            };
+            let Distribution::ReusePort(group) = &mut server.distribution else {
+                return;
+            };
+            if !group.forward.wants_connections() {
+                break;
+            }
+            let Some(socket) = group.sockets.iter().find(|s| s.uid == uid && s.owner.is_none()) else {
+                return;
+            };
+            match sys::accept(socket.listener.fd.as_raw_fd()) {
+                Ok(Some((fd, peer))) => {
+                    let affinity = servers::affinity_of(peer.to_std());
+                    if let Some((worker, conn)) = group.forward.distribute(Conn { fd, affinity }, affinity) {
+                        self.hand_off(epoll, sid, worker, conn);
+                    }
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        self.update_accepting(epoll, sid);
+    }
+
     /// Sends one accepted connection to a worker as `newconn`, keeping our copy until the
     /// worker answers (so a refusal can go elsewhere).
     fn hand_off(&mut self, epoll: &Epoll, sid: u32, worker: WorkerId, conn: Conn) {
@@ -896,10 +1023,8 @@ impl State {
             }
             // That worker's channel is gone: drop it from the server and try another.
             None => {
-                if let Some(server) = self.servers.get_mut(sid) {
-                    if let Distribution::RoundRobin(rr) = &mut server.distribution {
-                        rr.remove(worker);
-                    }
+                if let Some(rr) = self.servers.get_mut(sid).and_then(|s| s.distribution.scheduler_mut()) {
+                    rr.remove(worker);
                 }
                 self.requeue(epoll, sid, conn);
             }
@@ -910,7 +1035,7 @@ impl State {
         let Some(server) = self.servers.get_mut(sid) else {
             return; // Server closed: dropping the connection closes it.
         };
-        let Distribution::RoundRobin(rr) = &mut server.distribution else {
+        let Some(rr) = server.distribution.scheduler_mut() else {
             return;
         };
         let affinity = conn.affinity;
@@ -935,10 +1060,11 @@ impl State {
             self.requeue(epoll, sid, inflight.conn);
         }
         // Accepted: dropping our copy closes it; the worker has its own.
-        let next = self.servers.get_mut(sid).and_then(|server| match &mut server.distribution {
-            Distribution::RoundRobin(rr) => rr.handoff(id),
-            Distribution::Shared { .. } => None,
-        });
+        let next = self
+            .servers
+            .get_mut(sid)
+            .and_then(|server| server.distribution.scheduler_mut())
+            .and_then(|rr| rr.handoff(id));
         match next {
             Some(conn) => self.hand_off(epoll, sid, id, conn),
             None => self.update_accepting(epoll, sid),
@@ -958,7 +1084,7 @@ impl State {
             return;
         }
         // Sticky: connections that waited for the leaving worker go to their new owners.
-        if let Distribution::RoundRobin(rr) = &mut server.distribution {
+        if let Some(rr) = server.distribution.scheduler_mut() {
             for (worker, conn) in rr.dispatch_waiting() {
                 self.hand_off(epoll, sid, worker, conn);
             }
@@ -971,7 +1097,13 @@ impl State {
             if let Some(listener) = &server.listener {
                 epoll.delete(listener.fd.as_raw_fd());
             }
-            if let Distribution::RoundRobin(rr) = &mut server.distribution {
+            if let Distribution::ReusePort(group) = &server.distribution {
+                for socket in group.sockets.iter().filter(|s| s.watched) {
+                    epoll.delete(socket.listener.fd.as_raw_fd());
+                    self.orphans.remove(&socket.uid);
+                }
+            }
+            if let Some(rr) = server.distribution.scheduler_mut() {
                 drop(rr.drain_pending());
             }
         }

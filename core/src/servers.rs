@@ -309,18 +309,119 @@ pub fn affinity_of(peer: Option<SocketAddr>) -> u64 {
     })
 }
 
+/// One worker's SO_REUSEPORT socket in a group; the primary keeps a copy of each.
+pub struct ReuseSocket {
+    /// Identifies the socket to the I/O thread when the primary accepts on it.
+    pub uid: u32,
+    pub listener: Listener,
+    /// The worker listening on it; None when it is an orphan waiting for a replacement.
+    pub owner: Option<WorkerId>,
+    /// Registered with the I/O thread (only orphans are).
+    pub watched: bool,
+}
+
+/// SCHED_REUSEPORT: one socket per worker, all bound to the same address and port with
+/// SO_REUSEPORT, so the kernel spreads connections with no hop through the primary. A
+/// socket whose worker left stays open: the primary accepts on it and forwards to the
+/// remaining workers (nothing queued on it is reset), and the next worker to ask for the
+/// same server takes it over.
+pub struct ReusePortGroup {
+    pub request: BindRequest,
+    pub port: u16,
+    pub sockets: Vec<ReuseSocket>,
+    /// Round-robin over the owners, for connections accepted from orphans.
+    pub forward: RoundRobin<Conn>,
+}
+
+impl ReusePortGroup {
+    /// The socket for a joining worker: an orphan if there is one, else a new member.
+    pub fn claim(&mut self, worker: WorkerId, next_uid: &mut u32) -> Result<&mut ReuseSocket, i32> {
+        let index = match self.sockets.iter().position(|s| s.owner.is_none()) {
+            Some(index) => index,
+            None => {
+                let listener = open_reuseport(&self.request, self.port).map_err(|e| errno_of(&e))?;
+                *next_uid = next_uid.wrapping_add(1);
+                self.sockets.push(ReuseSocket {
+                    uid: *next_uid,
+                    listener,
+                    owner: None,
+                    watched: false,
+                });
+                self.sockets.len() - 1
+            }
+        };
+        let socket = &mut self.sockets[index];
+        socket.owner = Some(worker);
+        Ok(socket)
+    }
+
+    /// A worker left: its socket becomes an orphan. True when no worker is left.
+    pub fn release(&mut self, worker: WorkerId) -> bool {
+        for socket in self.sockets.iter_mut().filter(|s| s.owner == Some(worker)) {
+            socket.owner = None;
+        }
+        self.forward.remove(worker);
+        self.sockets.iter().all(|s| s.owner.is_none())
+    }
+
+    pub fn holds(&self, worker: WorkerId) -> bool {
+        self.sockets.iter().any(|s| s.owner == Some(worker))
+    }
+}
+
+/// A TCP socket bound with SO_REUSEPORT (not listening: its worker listens, as with a
+/// shared handle).
+pub fn open_reuseport(req: &BindRequest, port: u16) -> io::Result<Listener> {
+    let ipv6only = req.flags & FLAG_IPV6ONLY != 0;
+    let bind = |ip: IpAddr, only: bool| -> io::Result<OwnedFd> {
+        let domain = if ip.is_ipv6() { libc::AF_INET6 } else { libc::AF_INET };
+        let fd = sys::socket(domain, libc::SOCK_STREAM)?;
+        sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+        if ip.is_ipv6() {
+            sys::set_int_option(fd.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, only as i32)?;
+        }
+        sys::bind(fd.as_raw_fd(), &sys::SockAddr::from_std(&SocketAddr::new(ip, port)))?;
+        Ok(fd)
+    };
+    let fd = match &req.address {
+        None => bind(Ipv6Addr::UNSPECIFIED.into(), ipv6only)
+            .or_else(|_| bind(Ipv4Addr::UNSPECIFIED.into(), false))?,
+        Some(address) => bind(parse_ip(address, req.address_type.as_i64() == Some(6))?, ipv6only)?,
+    };
+    Ok(Listener {
+        fd,
+        unix_path: None,
+    })
+}
+
 /// How connections reach workers for one server.
 pub enum Distribution {
     /// Every worker gets the listening descriptor (SCHED_NONE, and UDP always).
     Shared { workers: BTreeSet<WorkerId> },
     /// The primary accepts and hands each connection on (SCHED_RR, SCHED_STICKY).
     RoundRobin(RoundRobin<Conn>),
+    /// One SO_REUSEPORT socket per worker (SCHED_REUSEPORT).
+    ReusePort(ReusePortGroup),
+}
+
+impl Distribution {
+    /// The round-robin state that hands out connections the primary accepted, if any.
+    pub fn scheduler_mut(&mut self) -> Option<&mut RoundRobin<Conn>> {
+        match self {
+            Distribution::RoundRobin(rr) => Some(rr),
+            Distribution::ReusePort(group) => Some(&mut group.forward),
+            Distribution::Shared { .. } => None,
+        }
+    }
 }
 
 pub struct Server {
     pub key: String,
-    /// None while JavaScript is still opening it.
+    /// The socket the primary holds (None for reuseport groups, which hold several).
     pub listener: Option<Listener>,
+    /// JavaScript is still opening the listener.
+    pub opening: bool,
     /// Workers whose `queryServer` waits for the listener to open: (worker, seq).
     pub waiting: Vec<(WorkerId, Value)>,
     pub distribution: Distribution,
@@ -338,6 +439,7 @@ impl Server {
         let held = match &self.distribution {
             Distribution::Shared { workers } => !workers.is_empty(),
             Distribution::RoundRobin(rr) => !rr.is_empty(),
+            Distribution::ReusePort(group) => group.sockets.iter().any(|s| s.owner.is_some()),
         };
         !held && self.waiting.is_empty()
     }
@@ -346,6 +448,7 @@ impl Server {
         match &self.distribution {
             Distribution::Shared { workers } => workers.contains(&worker),
             Distribution::RoundRobin(rr) => rr.has(worker),
+            Distribution::ReusePort(group) => group.holds(worker),
         }
     }
 
@@ -357,6 +460,7 @@ impl Server {
                 workers.is_empty()
             }
             Distribution::RoundRobin(rr) => rr.remove(worker),
+            Distribution::ReusePort(group) => group.release(worker),
         }
     }
 }
