@@ -7,7 +7,8 @@
 //! - `servers`: the listening sockets shared with workers;
 //! - `scheduler`: round-robin handoff of accepted connections;
 //! - `reactor`: the I/O thread that ties them together;
-//! - `reaper`: collecting exits.
+//! - `reaper`: collecting exits;
+//! - `watchdog`: no worker outlives a primary that died.
 
 pub mod channel;
 pub mod protocol;
@@ -19,6 +20,7 @@ pub mod signals;
 pub mod spawn;
 pub mod sys;
 pub mod v8_codec;
+pub mod watchdog;
 
 pub use channel::Serialization;
 pub use reactor::{Event, EventSink, Policy, Primary, ReceivedHandle, Sent};

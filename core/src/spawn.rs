@@ -1,11 +1,11 @@
 //! Starting a worker: a new `node` process (fork + exec, never a fork of the running V8)
 //! with one end of a socketpair placed at the channel descriptor Node expects.
 //!
-//! Every spawn runs on one long-lived thread, because PR_SET_PDEATHSIG fires when the
-//! *thread* that forked the child exits, not the process: a dedicated thread that never
-//! exits makes "the worker dies with the primary" hold.
+//! Every spawn runs on one long-lived thread, which also starts the watchdog (see
+//! `watchdog`): it makes "no worker outlives the primary" hold without killing workers
+//! on a normal primary exit, where Node lets them see the channel close and exit 0.
 
-use crate::sys;
+use crate::{sys, watchdog};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
@@ -142,15 +142,12 @@ fn spawn_here(options: &SpawnOptions) -> io::Result<Spawned> {
     }
     // Room for the moved copies, allocated before fork (the child must not allocate).
     let mut moved: Vec<RawFd> = vec![-1; mapping.len()];
-    let parent = sys::getpid();
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
-    // syscalls (prctl, getppid, fcntl, dup2, close_range); it allocates nothing.
+    // syscalls (fcntl, dup2, close_range); it allocates nothing.
     unsafe {
-        cmd.pre_exec(move || {
-            sys::child_die_with_parent(parent)?;
-            sys::child_place_fds(&mapping, &mut moved)
-        });
+        cmd.pre_exec(move || sys::child_place_fds(&mapping, &mut moved));
     }
+    watchdog::ensure_started()?;
     let child = cmd.spawn()?;
     let pid = child.id() as i32;
     // We reap through the pidfd; std's Child handle is not needed (dropping it neither
@@ -159,6 +156,9 @@ fn spawn_here(options: &SpawnOptions) -> io::Result<Spawned> {
     drop(theirs);
     drop(keep);
     let pidfd = sys::pidfd_open(pid)?;
+    // Best effort: without the watchdog the worker still exits when it sees its channel
+    // close, as with Node's own primary.
+    let _ = watchdog::track(pidfd.as_raw_fd());
     sys::set_nonblocking(ours.as_raw_fd())?;
     Ok(Spawned {
         pid,

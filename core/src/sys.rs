@@ -59,8 +59,25 @@ pub fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(owned(cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?))
 }
 
-/// Writes `data` with `fd` (if any) attached as SCM_RIGHTS. Never raises SIGPIPE.
+/// Writes `data` with `fd` (if any) attached as SCM_RIGHTS, without blocking. Never
+/// raises SIGPIPE.
 pub fn send_with_fd(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> io::Result<usize> {
+    send_fd_with_flags(sock, data, fd, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+}
+
+/// Like `send_with_fd`, but waits for room: for the watchdog's control socket, where a
+/// descriptor must never be dropped.
+pub fn send_blocking_with_fd(sock: RawFd, data: &[u8], fd: RawFd) -> io::Result<()> {
+    loop {
+        match send_fd_with_flags(sock, data, Some(fd), libc::MSG_NOSIGNAL) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn send_fd_with_flags(sock: RawFd, data: &[u8], fd: Option<RawFd>, flags: libc::c_int) -> io::Result<usize> {
     let mut iov = libc::iovec {
         iov_base: data.as_ptr() as *mut libc::c_void,
         iov_len: data.len(),
@@ -87,7 +104,44 @@ pub fn send_with_fd(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> io::Result<u
         }
     }
     // SAFETY: msg points at live iovec/control buffers for the duration of the call.
-    cvt_size(unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) })
+    cvt_size(unsafe { libc::sendmsg(sock, &msg, flags) })
+}
+
+/// Blocking read of one small message and at most one descriptor (into `fd`, else -1),
+/// using only the stack: safe to call in a forked child that must not allocate.
+pub fn recv_one_fd_blocking(sock: RawFd, fd: &mut RawFd) -> io::Result<usize> {
+    let mut byte = [0u8; 16];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr() as *mut libc::c_void,
+        iov_len: byte.len(),
+    };
+    let mut control = [0u64; 8];
+    // SAFETY: as in recv_with_fds, with buffers on this stack frame.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = size_of::<[u64; 8]>();
+    *fd = -1;
+    let n = loop {
+        // SAFETY: msg points at live buffers; the kernel writes at most their lengths.
+        let ret = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if ret >= 0 {
+            break ret as usize;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    };
+    // SAFETY: reading the control message the kernel just wrote.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if !cmsg.is_null() && (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+            *fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
+        }
+    }
+    Ok(n)
 }
 
 /// Reads into `buf`; descriptors that arrive are appended to `fds` (close-on-exec).
@@ -395,17 +449,6 @@ pub fn chmod(path: &std::ffi::CStr, mode: u32) -> io::Result<()> {
     cvt(unsafe { libc::chmod(path.as_ptr(), mode as libc::mode_t) }).map(|_| ())
 }
 
-/// In a freshly forked child, before exec: die with the primary, and never outlive a
-/// primary that died between fork and here.
-pub fn child_die_with_parent(parent: i32) -> io::Result<()> {
-    // SAFETY: prctl and getppid are async-signal-safe and touch no memory.
-    cvt(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) })?;
-    if unsafe { libc::getppid() } != parent {
-        return Err(io::Error::from_raw_os_error(libc::ESRCH));
-    }
-    Ok(())
-}
-
 /// In a forked child: keep stdio across exec (Node opens its own 0-2 close-on-exec; libuv
 /// clears the flag the same way for inherited stdio), mark every other descriptor
 /// close-on-exec so the worker inherits nothing else, then place each `(source, target)`
@@ -432,9 +475,4 @@ pub fn child_place_fds(mapping: &[(RawFd, RawFd)], moved: &mut [RawFd]) -> io::R
         }
     }
     Ok(())
-}
-
-pub fn getpid() -> i32 {
-    // SAFETY: getpid cannot fail.
-    unsafe { libc::getpid() }
 }

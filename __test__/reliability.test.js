@@ -1,0 +1,66 @@
+'use strict';
+// The primary leaves nothing behind: no orphaned worker, no leaked descriptor.
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { start } = require('./helpers/run');
+
+const fixture = (name) => path.join(__dirname, 'fixtures', name);
+
+function alive(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) Z /.test(stat); // a zombie has already exited
+  } catch {
+    return false;
+  }
+}
+
+async function until(predicate, what, timeout = 15000) {
+  const deadline = Date.now() + timeout;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+test('primary SIGKILLed: every worker goes, even one stuck in an infinite loop', async (t) => {
+  const markers = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-orphans-'));
+  const proc = start(fixture('orphans.js'), { env: { MODE: 'stuck', MARKER_DIR: markers } });
+  t.after(() => { proc.cleanup(); fs.rmSync(markers, { recursive: true, force: true }); });
+  const pids = [];
+  for (const id of [1, 2]) {
+    const { match } = await proc.waitFor(new RegExp(`^online ${id} (\\d+)$`));
+    pids.push(Number(match[1]));
+  }
+  proc.kill('SIGKILL');
+  await until(() => pids.every((pid) => !alive(pid)), 'the workers to go');
+  // The responsive worker saw its channel close and exited by itself, with code 0.
+  assert.strictEqual(fs.readFileSync(path.join(markers, '2'), 'utf8'), 'exit 0');
+  // The stuck one never ran its exit handler: it was killed.
+  assert.ok(!fs.existsSync(path.join(markers, '1')));
+});
+
+test('primary exits normally: workers see the channel close and exit 0, as with Node', async (t) => {
+  const markers = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-orphans-'));
+  const proc = start(fixture('orphans.js'), { env: { MODE: 'normal', MARKER_DIR: markers } });
+  t.after(() => { proc.cleanup(); fs.rmSync(markers, { recursive: true, force: true }); });
+  const { code } = await proc.exited;
+  assert.strictEqual(code, 0);
+  await until(() => ['1', '2'].every((id) => fs.existsSync(path.join(markers, id))), 'both workers to exit');
+  assert.strictEqual(fs.readFileSync(path.join(markers, '1'), 'utf8'), 'exit 0');
+  assert.strictEqual(fs.readFileSync(path.join(markers, '2'), 'utf8'), 'exit 0');
+});
+
+test('a worker inherits nothing of the primary but stdio and its channel', async (t) => {
+  const proc = start(fixture('fd-hygiene.js'));
+  t.after(() => proc.cleanup());
+  const { line } = await proc.waitFor(/"shared"/);
+  const report = JSON.parse(line);
+  assert.deepStrictEqual(report.shared, [], `inherited: ${JSON.stringify(report.shared)}`);
+  assert.match(report.theirs[3], /^socket:/, 'fd 3 is the IPC channel');
+  const { code } = await proc.exited;
+  assert.strictEqual(code, 0);
+});
