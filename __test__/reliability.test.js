@@ -35,6 +35,7 @@ test('primary SIGKILLed: every worker goes, even one stuck in an infinite loop',
     const { match } = await proc.waitFor(new RegExp(`^online ${id} (\\d+)$`));
     pids.push(Number(match[1]));
   }
+  await proc.waitFor(/^stuck 1$/);
   proc.kill('SIGKILL');
   await until(() => pids.every((pid) => !alive(pid)), 'the workers to go');
   // The responsive worker saw its channel close and exited by itself, with code 0.

@@ -1,0 +1,73 @@
+'use strict';
+// Differential tests: every scenario in __test__/scenarios/ runs twice, once with Node's
+// built-in cluster (through helpers/use-builtin.js) and once with rust-cluster. Each
+// process of a run prints what it observes as JSON lines ({"src":"P"|"W<id>","ev":...},
+// see scenarios/_util.js). The logs are normalized (pids, ports, paths; events of
+// different workers are compared as separate sequences, since their interleaving is up
+// to the OS) and must be equal: Node's behaviour is the reference.
+//
+//   node --test --test-concurrency=1 __test__/differential.test.js
+//   RUST_CLUSTER_DIFF=builtin,builtin node --test ...   # check a scenario's determinism
+//   RUST_CLUSTER_DIFF_ONLY=messaging,errors node --test ...   # run only some scenarios
+//
+// Scenarios are deterministic by construction: they wait on events, never on time,
+// listen on port 0, and each run ends with every process gone.
+
+const { test, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { cleanupAll } = require('./helpers/run.js');
+const { runScenario, group, normalize, differences } = require('./scenarios/_diff.js');
+
+const [REFERENCE, CANDIDATE] = (process.env.RUST_CLUSTER_DIFF ?? 'builtin,rust').split(',');
+const ONLY = process.env.RUST_CLUSTER_DIFF_ONLY?.split(',');
+const DIFF_LIMIT = Number(process.env.RUST_CLUSTER_DIFF_LIMIT ?? 12);
+
+after(cleanupAll);
+
+/** Run `name` with both implementations and compare; `check` sanity-checks the reference log. */
+async function differential(name, check) {
+  const [ref, cand] = await Promise.all([runScenario(name, REFERENCE), runScenario(name, CANDIDATE)]);
+  const expected = normalize(group(ref.events));
+  const actual = normalize(group(cand.events));
+  // The reference run itself must have completed; otherwise the scenario is broken.
+  const done = ref.events.some((e) => e.src === 'P' && e.ev === 'done');
+  assert.ok(done, `the ${REFERENCE} run did not finish:\n${ref.output}`);
+  if (check) check(expected, ref);
+  const diffs = differences(expected, actual, { limit: DIFF_LIMIT, names: [REFERENCE, CANDIDATE] });
+  const problems = [];
+  if (cand.status.code !== ref.status.code || cand.status.signal !== ref.status.signal) {
+    problems.push(`primary exit: ${REFERENCE} ${JSON.stringify(ref.status)}, ${CANDIDATE} ${JSON.stringify(cand.status)}`);
+  }
+  if (cand.leftover !== ref.leftover) {
+    problems.push(`processes left after the primary exited: ${REFERENCE} ${ref.leftover}, ${CANDIDATE} ${cand.leftover}`);
+  }
+  if (diffs.length || problems.length) {
+    assert.fail(`${name}: ${CANDIDATE} differs from ${REFERENCE}\n${[...problems, ...diffs].join('\n')}\n` +
+      `--- ${CANDIDATE} output (stderr included) ---\n${cand.output.split('\n').filter((l) => !l.startsWith('{"src":')).slice(-40).join('\n')}`);
+  }
+  assert.deepStrictEqual(actual, expected);
+}
+
+function scenario(name, check) {
+  test(name, { skip: ONLY && !ONLY.includes(name), timeout: 60_000 }, () => differential(name, check));
+}
+
+/** The events of a group with the given name. */
+const evs = (log, key, ev) => (log[key] ?? []).filter((e) => e.ev === ev);
+
+scenario('lifecycle', (log) => {
+  for (const w of ['P/w1', 'P/w2']) {
+    assert.deepEqual(log[w].map((e) => e.ev).filter((e) => !e.startsWith('w.') && e !== 'process.exit'),
+      ['fork', 'online', 'listening', 'disconnect', 'exit'], w);
+  }
+});
+
+scenario('messaging', (log) => {
+  assert.equal(evs(log, 'P/w1', 'recv').length, evs(log, 'W1', 'recv').length);
+  assert.ok(evs(log, 'P/w2', 'recv').length > 50);
+});
+
+scenario('ports');
+scenario('exits');
+scenario('disconnect');
+scenario('errors');
