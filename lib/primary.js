@@ -82,6 +82,16 @@ cluster.setupPrimary = function setupPrimary(options) {
   process.nextTick(setupSettingsNT, settings);
 };
 
+// rust-cluster: the largest message a worker may send (bytes); a worker that exceeds it
+// broke the protocol and is killed. Applies to workers forked afterwards.
+function applyMessageLimit(settings) {
+  const limit = settings.maxMessageBytes;
+  if (limit === undefined) return;
+  if (typeof limit !== 'number') throw ERR_INVALID_ARG_TYPE('options.maxMessageBytes', 'number', limit);
+  if (!Number.isInteger(limit) || limit < 1) throw ERR_OUT_OF_RANGE('options.maxMessageBytes', 'an integer >= 1', limit);
+  native().setMaxFrame(limit);
+}
+
 // Deprecated alias must be same as setupPrimary.
 cluster.setupMaster = cluster.setupPrimary;
 
@@ -178,6 +188,7 @@ function normalizeStdio(settings) {
 
 function createWorkerProcess(id, env) {
   const settings = cluster.settings;
+  applyMessageLimit(settings);
   const workerEnv = { ...process.env, ...env, NODE_UNIQUE_ID: `${id}` };
   const execArgv = [...settings.execArgv];
 

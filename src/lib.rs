@@ -53,9 +53,10 @@ impl ClusterEvent {
 
     fn with_frame(mut self, frame: Vec<u8>, json: bool) -> ClusterEvent {
         if json {
-            self.text = Some(String::from_utf8(frame).unwrap_or_else(|e| {
-                String::from_utf8_lossy(e.as_bytes()).into_owned()
-            }));
+            self.text = Some(
+                String::from_utf8(frame)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            );
         } else {
             self.bytes = Some(frame.into());
         }
@@ -66,7 +67,8 @@ impl ClusterEvent {
 fn convert(event: Event, json_workers: &dyn Fn(u32) -> bool) -> ClusterEvent {
     match event {
         Event::Internal { worker, act, frame } => {
-            let mut e = ClusterEvent::new("internal", worker).with_frame(frame, json_workers(worker));
+            let mut e =
+                ClusterEvent::new("internal", worker).with_frame(frame, json_workers(worker));
             e.act = Some(act);
             e
         }
@@ -75,7 +77,8 @@ fn convert(event: Event, json_workers: &dyn Fn(u32) -> bool) -> ClusterEvent {
             frame,
             handle,
         } => {
-            let mut e = ClusterEvent::new("message", worker).with_frame(frame, json_workers(worker));
+            let mut e =
+                ClusterEvent::new("message", worker).with_frame(frame, json_workers(worker));
             if let Some(handle) = handle {
                 e.fd = Some(handle.fd.into_raw_fd());
                 e.handle_type = Some(handle.handle_type);
@@ -108,7 +111,8 @@ fn convert(event: Event, json_workers: &dyn Fn(u32) -> bool) -> ClusterEvent {
     }
 }
 
-type EventCallback = ThreadsafeFunction<Vec<ClusterEvent>, (), Vec<ClusterEvent>, Status, false, true>;
+type EventCallback =
+    ThreadsafeFunction<Vec<ClusterEvent>, (), Vec<ClusterEvent>, Status, false, true>;
 
 /// Delivers batches to JavaScript. The function is weak (unref'd): the facade keeps the
 /// event loop alive itself while workers live, as Node's ChildProcess handles do.
@@ -128,7 +132,9 @@ impl EventSink for SharedSink {
             .map(|e| convert(e, &|w| json.contains(&w)))
             .collect();
         drop(json);
-        self.0.callback.call(batch, ThreadsafeFunctionCallMode::NonBlocking);
+        self.0
+            .callback
+            .call(batch, ThreadsafeFunctionCallMode::NonBlocking);
     }
 }
 
@@ -296,7 +302,10 @@ impl NativePrimary {
 
     #[napi]
     pub fn send_string(&self, id: u32, frame: String, write_id: f64) -> SendResult {
-        match self.primary.send(id, frame.into_bytes(), None, write_id as u64) {
+        match self
+            .primary
+            .send(id, frame.into_bytes(), None, write_id as u64)
+        {
             Ok(sent) => SendResult {
                 errno: 0,
                 written: sent.written,

@@ -452,7 +452,10 @@ mod tests {
         w.push(plain(&big, 1));
         w.push(plain("tail\n", 2));
         let mut done = Vec::new();
-        assert!(matches!(w.flush(a.as_raw_fd(), &mut done).unwrap(), Flush::Blocked));
+        assert!(matches!(
+            w.flush(a.as_raw_fd(), &mut done).unwrap(),
+            Flush::Blocked
+        ));
         assert!(w.queued_bytes() > 0);
         let reader = std::thread::spawn(move || {
             let mut got = Vec::new();

@@ -14,7 +14,10 @@ pub enum Incoming {
     /// `{cmd: 'NODE_CLUSTER', act | ack, ...}`.
     Cluster(Map<String, Value>),
     /// `{cmd: 'NODE_HANDLE', type, msg}`: a descriptor came with it.
-    Handle { handle_type: String, inner_is_user: bool },
+    Handle {
+        handle_type: String,
+        inner_is_user: bool,
+    },
     HandleAck,
     HandleNack,
     /// Some other `NODE_*` command (e.g. the NODE_SOCKET_* bookkeeping of sockets a
@@ -161,7 +164,10 @@ mod tests {
             Incoming::User
         ));
         // Not JSON, but it cannot be internal: JavaScript reports the parse error.
-        assert!(matches!(classify(b"garbage", Serialization::Json), Incoming::User));
+        assert!(matches!(
+            classify(b"garbage", Serialization::Json),
+            Incoming::User
+        ));
     }
 
     #[test]
@@ -197,6 +203,9 @@ mod tests {
             r#"{"address":"/tmp/s.sock","port":-1,"addressType":-1,"fd":null,"index":2}"#,
         )
         .unwrap();
-        assert_eq!(server_key(msg.as_object().unwrap()), "/tmp/s.sock:-1:-1:null:2");
+        assert_eq!(
+            server_key(msg.as_object().unwrap()),
+            "/tmp/s.sock:-1:-1:null:2"
+        );
     }
 }

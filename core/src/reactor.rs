@@ -75,19 +75,30 @@ pub enum Event {
         handle: Option<ReceivedHandle>,
     },
     /// The channel closed from the worker's side.
-    Disconnect { worker: WorkerId },
-    Exit { worker: WorkerId, exit: Exit },
+    Disconnect {
+        worker: WorkerId,
+    },
+    Exit {
+        worker: WorkerId,
+        exit: Exit,
+    },
     /// Frames JavaScript asked to hear about are completely written.
     Written {
         worker: WorkerId,
         write_ids: Vec<u64>,
     },
     /// The worker broke the protocol; it has been killed.
-    ProtocolError { worker: WorkerId, message: String },
+    ProtocolError {
+        worker: WorkerId,
+        message: String,
+    },
     /// A round-robin TCP listener is needed: JavaScript opens it with `net.Server#listen`
     /// (as Node's RoundRobinHandle does, so the primary's `net` hooks and errors apply) and
     /// hands the descriptor over with `Primary::listener_opened`.
-    OpenListener { server: u32, request: Value },
+    OpenListener {
+        server: u32,
+        request: Value,
+    },
 }
 
 pub trait EventSink: Send + Sync + 'static {
@@ -150,7 +161,9 @@ struct State {
 /// `NODE_DEBUG=cluster` or `RUST_CLUSTER_DEBUG=1`: log the protocol to stderr.
 fn trace_enabled() -> bool {
     let node_debug = std::env::var("NODE_DEBUG").unwrap_or_default();
-    node_debug.split(',').any(|s| s.trim().eq_ignore_ascii_case("cluster"))
+    node_debug
+        .split(',')
+        .any(|s| s.trim().eq_ignore_ascii_case("cluster"))
         || std::env::var("RUST_CLUSTER_DEBUG").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
@@ -235,7 +248,11 @@ impl Primary {
         let spawned = spawn::spawn(options)?;
         let mut st = self.inner.state.lock();
         let epoll = &self.inner.epoll;
-        epoll.add(spawned.channel.as_raw_fd(), EPOLLIN, token(KIND_CHANNEL, id))?;
+        epoll.add(
+            spawned.channel.as_raw_fd(),
+            EPOLLIN,
+            token(KIND_CHANNEL, id),
+        )?;
         epoll.add(spawned.pidfd.as_raw_fd(), EPOLLIN, token(KIND_PIDFD, id))?;
         let max_frame = st.max_frame;
         st.workers.insert(
@@ -351,7 +368,11 @@ impl Primary {
         let epoll = &self.inner.epoll;
         match copy {
             Ok(copy) => st.on_listener_opened(epoll, server, copy),
-            Err(e) => st.on_listener_failed(epoll, server, -e.raw_os_error().unwrap_or(nix::libc::EINVAL)),
+            Err(e) => st.on_listener_failed(
+                epoll,
+                server,
+                -e.raw_os_error().unwrap_or(nix::libc::EINVAL),
+            ),
         }
     }
 
@@ -630,7 +651,11 @@ impl State {
                 return self.on_newconn_reply(epoll, id, ack, accepted);
             }
         }
-        let act = msg.get("act").and_then(Value::as_str).unwrap_or("").to_string();
+        let act = msg
+            .get("act")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         match act.as_str() {
             "queryServer" => self.on_query_server(epoll, id, &msg),
             "close" => {
@@ -665,7 +690,7 @@ impl State {
     }
 
     fn on_query_server(&mut self, epoll: &Epoll, id: WorkerId, msg: &Map<String, Value>) {
-        let leaving = self.workers.get(&id).map_or(true, |s| s.leaving);
+        let leaving = self.workers.get(&id).is_none_or(|s| s.leaving);
         if leaving {
             return;
         }
@@ -784,17 +809,25 @@ impl State {
             return;
         };
         let raw = fd.as_raw_fd();
-        let registered = sys::set_nonblocking(raw)
-            .and_then(|_| epoll.add(raw, 0, token(KIND_LISTENER, sid)));
+        let registered =
+            sys::set_nonblocking(raw).and_then(|_| epoll.add(raw, 0, token(KIND_LISTENER, sid)));
         if let Err(e) = registered {
-            return self.on_listener_failed(epoll, sid, -e.raw_os_error().unwrap_or(nix::libc::EINVAL));
+            return self.on_listener_failed(
+                epoll,
+                sid,
+                -e.raw_os_error().unwrap_or(nix::libc::EINVAL),
+            );
         }
         server.sockname = servers::sockname(&fd);
         server.listener = Some(servers::Listener::adopt(fd));
         server.opening = false;
         let waiting = std::mem::take(&mut server.waiting);
         for (id, seq) in waiting {
-            if self.workers.get(&id).is_some_and(|w| !w.leaving && w.channel.is_some()) {
+            if self
+                .workers
+                .get(&id)
+                .is_some_and(|w| !w.leaving && w.channel.is_some())
+            {
                 self.join_server(epoll, sid, id, seq);
             }
         }
@@ -839,7 +872,10 @@ impl State {
             });
             return Ok(sid);
         }
-        if self.policy == Policy::ReusePort && req.transport == servers::Transport::Tcp && req.fd.is_none() {
+        if self.policy == Policy::ReusePort
+            && req.transport == servers::Transport::Tcp
+            && req.fd.is_none()
+        {
             let first = servers::open_reuseport(&req, port_of(&req)?).map_err(|e| errno_of(&e))?;
             let port = servers::sockname(&first.fd)
                 .and_then(|n| n["port"].as_u64())
@@ -919,7 +955,9 @@ impl State {
                 let events = if want { EPOLLIN } else { 0 };
                 if !socket.watched {
                     if sys::set_nonblocking(fd).is_err()
-                        || epoll.add(fd, events, token(KIND_ORPHAN, socket.uid)).is_err()
+                        || epoll
+                            .add(fd, events, token(KIND_ORPHAN, socket.uid))
+                            .is_err()
                     {
                         continue;
                     }
@@ -986,13 +1024,19 @@ impl State {
             if !group.forward.wants_connections() {
                 break;
             }
-            let Some(socket) = group.sockets.iter().find(|s| s.uid == uid && s.owner.is_none()) else {
+            let Some(socket) = group
+                .sockets
+                .iter()
+                .find(|s| s.uid == uid && s.owner.is_none())
+            else {
                 return;
             };
             match sys::accept(socket.listener.fd.as_raw_fd()) {
                 Ok(Some((fd, peer))) => {
                     let affinity = servers::affinity_of(peer.to_std());
-                    if let Some((worker, conn)) = group.forward.distribute(Conn { fd, affinity }, affinity) {
+                    if let Some((worker, conn)) =
+                        group.forward.distribute(Conn { fd, affinity }, affinity)
+                    {
                         self.hand_off(epoll, sid, worker, conn);
                     }
                 }
@@ -1023,7 +1067,11 @@ impl State {
             }
             // That worker's channel is gone: drop it from the server and try another.
             None => {
-                if let Some(rr) = self.servers.get_mut(sid).and_then(|s| s.distribution.scheduler_mut()) {
+                if let Some(rr) = self
+                    .servers
+                    .get_mut(sid)
+                    .and_then(|s| s.distribution.scheduler_mut())
+                {
                     rr.remove(worker);
                 }
                 self.requeue(epoll, sid, conn);
@@ -1174,7 +1222,10 @@ impl State {
         }
         self.remove_worker_from_servers(epoll, id);
         if self.trace {
-            eprintln!("CLUSTER {}: worker {id} exited {exit:?}", std::process::id());
+            eprintln!(
+                "CLUSTER {}: worker {id} exited {exit:?}",
+                std::process::id()
+            );
         }
         self.events.push(Event::Exit { worker: id, exit });
         self.forget_if_done(id);

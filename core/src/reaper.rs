@@ -52,7 +52,9 @@ mod tests {
         })
         .unwrap();
         let epoll = sys::Epoll::new().unwrap();
-        epoll.add(spawned.pidfd.as_raw_fd(), sys::EPOLLIN, 9).unwrap();
+        epoll
+            .add(spawned.pidfd.as_raw_fd(), sys::EPOLLIN, 9)
+            .unwrap();
         let mut ready = Vec::new();
         while ready.is_empty() {
             epoll.wait(&mut ready, 10_000).unwrap();

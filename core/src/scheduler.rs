@@ -165,7 +165,10 @@ impl<C> RoundRobin<C> {
             // Sticky: a connection left unplaced (no worker at the time) goes to its owner.
             match self.sticky.then(|| self.owner_of(affinity)).flatten() {
                 Some(owner) if owner != worker => {
-                    self.queued.entry(owner).or_default().push_back((conn, affinity));
+                    self.queued
+                        .entry(owner)
+                        .or_default()
+                        .push_back((conn, affinity));
                 }
                 _ => return Some(conn),
             }
@@ -182,9 +185,8 @@ impl<C> RoundRobin<C> {
         let mut out = Vec::new();
         let free: Vec<WorkerId> = self.free.drain(..).collect();
         for worker in free {
-            match self.handoff(worker) {
-                Some(conn) => out.push((worker, conn)),
-                None => {}
+            if let Some(conn) = self.handoff(worker) {
+                out.push((worker, conn));
             }
         }
         out
@@ -287,7 +289,11 @@ mod tests {
         }
         let before: Vec<WorkerId> = (0..1000).map(|c| rr.owner_of(c).unwrap()).collect();
         let counts = (1..=4).map(|w| before.iter().filter(|&&o| o == w).count());
-        assert!(counts.clone().all(|n| n > 150), "balanced: {:?}", counts.collect::<Vec<_>>());
+        assert!(
+            counts.clone().all(|n| n > 150),
+            "balanced: {:?}",
+            counts.collect::<Vec<_>>()
+        );
         rr.remove(3);
         for (client, old) in before.iter().enumerate() {
             let new = rr.owner_of(client as u64).unwrap();

@@ -146,7 +146,10 @@ fn parse_ip(address: &str, v6: bool) -> io::Result<IpAddr> {
         let plain = address.split('%').next().unwrap_or(address);
         plain.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| bad())
     } else {
-        address.parse::<Ipv4Addr>().map(IpAddr::V4).map_err(|_| bad())
+        address
+            .parse::<Ipv4Addr>()
+            .map(IpAddr::V4)
+            .map_err(|_| bad())
     }
 }
 
@@ -166,7 +169,10 @@ fn bind_tcp(ip: IpAddr, port: u16, ipv6only: bool) -> io::Result<OwnedFd> {
             ipv6only as i32,
         )?;
     }
-    sys::bind(fd.as_raw_fd(), &sys::SockAddr::from_std(&SocketAddr::new(ip, port)))?;
+    sys::bind(
+        fd.as_raw_fd(),
+        &sys::SockAddr::from_std(&SocketAddr::new(ip, port)),
+    )?;
     Ok(fd)
 }
 
@@ -237,7 +243,10 @@ fn open_unix(req: &BindRequest, listen: bool) -> io::Result<Listener> {
         unix_path: Some(Path::new(address).to_path_buf()),
     };
     if listen {
-        sys::listen(listener.fd.as_raw_fd(), req.backlog.unwrap_or(DEFAULT_BACKLOG))?;
+        sys::listen(
+            listener.fd.as_raw_fd(),
+            req.backlog.unwrap_or(DEFAULT_BACKLOG),
+        )?;
         make_accessible(Path::new(address), req.readable_all, req.writable_all)?;
     }
     Ok(listener)
@@ -274,9 +283,17 @@ fn open_udp(req: &BindRequest, v6: bool) -> io::Result<Listener> {
     }
     if v6 {
         let only = req.flags & FLAG_IPV6ONLY != 0;
-        sys::set_int_option(fd.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, only as i32)?;
+        sys::set_int_option(
+            fd.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_V6ONLY,
+            only as i32,
+        )?;
     }
-    sys::bind(fd.as_raw_fd(), &sys::SockAddr::from_std(&SocketAddr::new(ip, port)))?;
+    sys::bind(
+        fd.as_raw_fd(),
+        &sys::SockAddr::from_std(&SocketAddr::new(ip, port)),
+    )?;
     Ok(Listener {
         fd,
         unix_path: None,
@@ -339,7 +356,8 @@ impl ReusePortGroup {
         let index = match self.sockets.iter().position(|s| s.owner.is_none()) {
             Some(index) => index,
             None => {
-                let listener = open_reuseport(&self.request, self.port).map_err(|e| errno_of(&e))?;
+                let listener =
+                    open_reuseport(&self.request, self.port).map_err(|e| errno_of(&e))?;
                 *next_uid = next_uid.wrapping_add(1);
                 self.sockets.push(ReuseSocket {
                     uid: *next_uid,
@@ -374,20 +392,35 @@ impl ReusePortGroup {
 pub fn open_reuseport(req: &BindRequest, port: u16) -> io::Result<Listener> {
     let ipv6only = req.flags & FLAG_IPV6ONLY != 0;
     let bind = |ip: IpAddr, only: bool| -> io::Result<OwnedFd> {
-        let domain = if ip.is_ipv6() { libc::AF_INET6 } else { libc::AF_INET };
+        let domain = if ip.is_ipv6() {
+            libc::AF_INET6
+        } else {
+            libc::AF_INET
+        };
         let fd = sys::socket(domain, libc::SOCK_STREAM)?;
         sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
         sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
         if ip.is_ipv6() {
-            sys::set_int_option(fd.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, only as i32)?;
+            sys::set_int_option(
+                fd.as_raw_fd(),
+                libc::IPPROTO_IPV6,
+                libc::IPV6_V6ONLY,
+                only as i32,
+            )?;
         }
-        sys::bind(fd.as_raw_fd(), &sys::SockAddr::from_std(&SocketAddr::new(ip, port)))?;
+        sys::bind(
+            fd.as_raw_fd(),
+            &sys::SockAddr::from_std(&SocketAddr::new(ip, port)),
+        )?;
         Ok(fd)
     };
     let fd = match &req.address {
         None => bind(Ipv6Addr::UNSPECIFIED.into(), ipv6only)
             .or_else(|_| bind(Ipv4Addr::UNSPECIFIED.into(), false))?,
-        Some(address) => bind(parse_ip(address, req.address_type.as_i64() == Some(6))?, ipv6only)?,
+        Some(address) => bind(
+            parse_ip(address, req.address_type.as_i64() == Some(6))?,
+            ipv6only,
+        )?,
     };
     Ok(Listener {
         fd,

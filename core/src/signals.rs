@@ -40,11 +40,17 @@ const SIGNALS: &[(&str, i32)] = &[
 
 /// The name Node reports in `signalCode` (the first name listed for a number).
 pub fn name(signal: i32) -> Option<&'static str> {
-    SIGNALS.iter().find(|(_, n)| *n == signal).map(|(name, _)| *name)
+    SIGNALS
+        .iter()
+        .find(|(_, n)| *n == signal)
+        .map(|(name, _)| *name)
 }
 
 pub fn number(name: &str) -> Option<i32> {
-    SIGNALS.iter().find(|(n, _)| *n == name).map(|(_, number)| *number)
+    SIGNALS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, number)| *number)
 }
 
 #[cfg(test)]

@@ -222,7 +222,11 @@ mod tests {
         ))
         .unwrap();
         let mut fds = spawned.stdio.into_iter();
-        let (stdin, stdout, stderr) = (fds.next().unwrap(), fds.next().unwrap(), fds.next().unwrap());
+        let (stdin, stdout, stderr) = (
+            fds.next().unwrap(),
+            fds.next().unwrap(),
+            fds.next().unwrap(),
+        );
         let mut stdin = std::os::unix::net::UnixStream::from(stdin.unwrap());
         stdin.write_all(b"ping\n").unwrap();
         drop(stdin);
@@ -241,7 +245,10 @@ mod tests {
 
     #[test]
     fn missing_program_is_an_error_not_a_child() {
-        let mut options = sh("", [StdioSpec::Inherit, StdioSpec::Inherit, StdioSpec::Inherit]);
+        let mut options = sh(
+            "",
+            [StdioSpec::Inherit, StdioSpec::Inherit, StdioSpec::Inherit],
+        );
         options.program = "/nonexistent/node".into();
         let err = spawn(options).err().unwrap();
         assert_eq!(err.raw_os_error(), Some(nix::libc::ENOENT));

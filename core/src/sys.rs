@@ -56,7 +56,9 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 
 pub fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor and touches no memory.
-    Ok(owned(cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?))
+    Ok(owned(cvt(unsafe {
+        libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0)
+    })?))
 }
 
 /// Writes `data` with `fd` (if any) attached as SCM_RIGHTS, without blocking. Never
@@ -77,7 +79,12 @@ pub fn send_blocking_with_fd(sock: RawFd, data: &[u8], fd: RawFd) -> io::Result<
     }
 }
 
-fn send_fd_with_flags(sock: RawFd, data: &[u8], fd: Option<RawFd>, flags: libc::c_int) -> io::Result<usize> {
+fn send_fd_with_flags(
+    sock: RawFd,
+    data: &[u8],
+    fd: Option<RawFd>,
+    flags: libc::c_int,
+) -> io::Result<usize> {
     let mut iov = libc::iovec {
         iov_base: data.as_ptr() as *mut libc::c_void,
         iov_len: data.len(),
@@ -137,7 +144,10 @@ pub fn recv_one_fd_blocking(sock: RawFd, fd: &mut RawFd) -> io::Result<usize> {
     // SAFETY: reading the control message the kernel just wrote.
     unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if !cmsg.is_null() && (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+        if !cmsg.is_null()
+            && (*cmsg).cmsg_level == libc::SOL_SOCKET
+            && (*cmsg).cmsg_type == libc::SCM_RIGHTS
+        {
             *fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
         }
     }
@@ -271,9 +281,8 @@ impl Epoll {
     pub fn wait(&self, out: &mut Vec<(u64, u32)>, timeout_ms: i32) -> io::Result<()> {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
         // SAFETY: the kernel writes at most 64 entries into `events`.
-        let n = unsafe {
-            libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), 64, timeout_ms)
-        };
+        let n =
+            unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), 64, timeout_ms) };
         if n < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
@@ -357,13 +366,19 @@ impl SockAddr {
                 // SAFETY: the family says the storage holds a sockaddr_in.
                 let sin = unsafe { &*(&self.storage as *const _ as *const libc::sockaddr_in) };
                 let ip = std::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-                Some(std::net::SocketAddr::new(ip.into(), u16::from_be(sin.sin_port)))
+                Some(std::net::SocketAddr::new(
+                    ip.into(),
+                    u16::from_be(sin.sin_port),
+                ))
             }
             libc::AF_INET6 => {
                 // SAFETY: the family says the storage holds a sockaddr_in6.
                 let sin6 = unsafe { &*(&self.storage as *const _ as *const libc::sockaddr_in6) };
                 let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-                Some(std::net::SocketAddr::new(ip.into(), u16::from_be(sin6.sin6_port)))
+                Some(std::net::SocketAddr::new(
+                    ip.into(),
+                    u16::from_be(sin6.sin6_port),
+                ))
             }
             _ => None,
         }
@@ -377,7 +392,12 @@ pub fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
     })?))
 }
 
-pub fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+pub fn set_int_option(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: passes a pointer to a live int with its size.
     cvt(unsafe {
         libc::setsockopt(
@@ -393,8 +413,14 @@ pub fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: l
 
 pub fn bind(fd: RawFd, addr: &SockAddr) -> io::Result<()> {
     // SAFETY: addr.storage is valid for addr.len bytes.
-    cvt(unsafe { libc::bind(fd, &addr.storage as *const _ as *const libc::sockaddr, addr.len) })
-        .map(|_| ())
+    cvt(unsafe {
+        libc::bind(
+            fd,
+            &addr.storage as *const _ as *const libc::sockaddr,
+            addr.len,
+        )
+    })
+    .map(|_| ())
 }
 
 pub fn listen(fd: RawFd, backlog: i32) -> io::Result<()> {
@@ -409,7 +435,11 @@ pub fn getsockname(fd: RawFd) -> io::Result<SockAddr> {
         len: size_of::<libc::sockaddr_storage>() as libc::socklen_t,
     };
     cvt(unsafe {
-        libc::getsockname(fd, &mut addr.storage as *mut _ as *mut libc::sockaddr, &mut addr.len)
+        libc::getsockname(
+            fd,
+            &mut addr.storage as *mut _ as *mut libc::sockaddr,
+            &mut addr.len,
+        )
     })?;
     Ok(addr)
 }

@@ -73,10 +73,22 @@ fn watch(control: RawFd, table: &mut [RawFd], polls: &mut [libc::pollfd]) -> ! {
     // SAFETY (whole function): only async-signal-safe syscalls on plain integers and on
     // buffers allocated before fork; no allocation, no locks, no unwinding.
     unsafe {
-        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGPIPE] {
+        for signal in [
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGPIPE,
+        ] {
             libc::signal(signal, libc::SIG_IGN);
         }
-        libc::prctl(libc::PR_SET_NAME, c"rc-watchdog".as_ptr() as libc::c_ulong, 0, 0, 0);
+        libc::prctl(
+            libc::PR_SET_NAME,
+            c"rc-watchdog".as_ptr() as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
         // Keep nothing of the primary's open (least of all its stdout, which someone may
         // be waiting to see closed) but the control socket.
         if control > 0 {
@@ -149,7 +161,13 @@ fn wait_then_kill(table: &mut [RawFd], polls: &mut [libc::pollfd], mut count: us
     for &pidfd in table.iter().take(count) {
         // SAFETY: pidfd_send_signal on a pidfd we own; a pidfd cannot name a reused pid.
         unsafe {
-            libc::syscall(libc::SYS_pidfd_send_signal, pidfd, libc::SIGKILL, 0usize, 0u32);
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                pidfd,
+                libc::SIGKILL,
+                0usize,
+                0u32,
+            );
         }
     }
 }
