@@ -1,0 +1,121 @@
+'use strict';
+// IPC between the primary and its workers. BENCH_MODE selects the test:
+//   pingpong   round trips of a small object, primary <-> 1 worker (BENCH_N, default 20000)
+//   oneway     small messages worker -> primary (BENCH_N, default 200000), first to last received
+//   bulk       64 KiB strings worker -> primary (BENCH_N, default 1000), first to last received
+//   broadcast  primary sends to 4 workers, waits for every ack, repeats (BENCH_N, default 5000)
+// Sends one "result" message and exits.
+const cluster = require('rust-cluster');
+const { emit, intEnv, now } = require('./common');
+
+const MODE = process.env.BENCH_MODE;
+const DEFAULT_N = { pingpong: 20000, oneway: 200000, bulk: 1000, broadcast: 5000 };
+const N = intEnv('BENCH_N', DEFAULT_N[MODE]);
+const WARMUP = 500;
+const BULK_BYTES = 64 * 1024;
+
+if (cluster.isPrimary) {
+  if (!(MODE in DEFAULT_N)) throw new Error(`unknown BENCH_MODE ${MODE}`);
+  const count = MODE === 'broadcast' ? 4 : 1;
+  const workers = [];
+  for (let i = 0; i < count; i++) workers.push(cluster.fork());
+  let ready = 0;
+  for (const worker of workers) {
+    worker.once('message', (message) => {
+      if (message.ready && ++ready === count) run(workers).catch((err) => {
+        console.error(err);
+        process.exit(1);
+      });
+    });
+  }
+} else {
+  worker();
+}
+
+function finish(result) {
+  emit('result', { mode: MODE, n: N, ...result });
+  cluster.disconnect(() => process.exit(0));
+}
+
+/** Resolves after `rounds` request/ack exchanges with every worker. */
+function exchange(workers, rounds) {
+  return new Promise((resolve) => {
+    let i = 0;
+    let acks = 0;
+    const payload = { cmd: 'ping', i: 0, text: 'hello' };
+    const onAck = () => {
+      if (++acks < workers.length) return;
+      acks = 0;
+      if (++i === rounds) {
+        for (const w of workers) w.off('message', onAck);
+        resolve();
+        return;
+      }
+      payload.i = i;
+      for (const w of workers) w.send(payload);
+    };
+    for (const w of workers) w.on('message', onAck);
+    for (const w of workers) w.send(payload);
+  });
+}
+
+/** Asks the worker for `n` messages; resolves with ms between the first and the last. */
+function receive(worker, n, what) {
+  return new Promise((resolve) => {
+    let received = 0;
+    let first = 0;
+    const onMessage = () => {
+      received++;
+      if (received === 1) first = now();
+      if (received === n) {
+        worker.off('message', onMessage);
+        resolve(now() - first);
+      }
+    };
+    worker.on('message', onMessage);
+    worker.send({ cmd: what, n });
+  });
+}
+
+async function run(workers) {
+  switch (MODE) {
+    case 'pingpong':
+    case 'broadcast': {
+      await exchange(workers, WARMUP);
+      const t0 = now();
+      await exchange(workers, N);
+      const ms = now() - t0;
+      return finish({ ms, perSecond: (N * 1000) / ms });
+    }
+    case 'oneway': {
+      await receive(workers[0], WARMUP, 'small');
+      const ms = await receive(workers[0], N, 'small');
+      return finish({ ms, perSecond: ((N - 1) * 1000) / ms });
+    }
+    case 'bulk': {
+      await receive(workers[0], 20, 'bulk');
+      const ms = await receive(workers[0], N, 'bulk');
+      return finish({ ms, mbPerSecond: ((N - 1) * BULK_BYTES) / 1e6 / (ms / 1000) });
+    }
+    default:
+  }
+}
+
+function worker() {
+  const big = 'x'.repeat(BULK_BYTES);
+  process.on('message', (message) => {
+    switch (message.cmd) {
+      case 'ping':
+        process.send({ ack: message.i });
+        break;
+      case 'small':
+        for (let i = 0; i < message.n; i++) process.send({ i, text: 'hello' });
+        break;
+      case 'bulk':
+        for (let i = 0; i < message.n; i++) process.send(big);
+        break;
+      default:
+    }
+  });
+  process.send({ ready: true });
+}

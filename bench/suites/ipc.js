@@ -1,0 +1,25 @@
+'use strict';
+// 2. ipc: message passing between the primary and its workers.
+const path = require('node:path');
+const { runScenario } = require('../lib/proc');
+
+const SCRIPT = path.join(__dirname, '..', 'scenarios', 'ipc.js');
+
+const CASES = [
+  { mode: 'pingpong', name: 'ipc ping-pong, 1 worker', key: 'perSecond', label: 'round trips/s' },
+  { mode: 'oneway', name: 'ipc one-way small, worker->primary', key: 'perSecond', label: 'messages/s' },
+  { mode: 'bulk', name: 'ipc 64 KiB strings, worker->primary', key: 'mbPerSecond', label: 'MB/s' },
+  { mode: 'broadcast', name: 'ipc broadcast to 4 workers + acks', key: 'perSecond', label: 'broadcasts/s' },
+];
+
+module.exports = {
+  name: 'ipc',
+  cases() {
+    return CASES.map(({ mode, name, key, label }) => ({
+      name,
+      impls: ['builtin', 'rust'],
+      metrics: [{ key, label, better: 'higher' }],
+      run: (impl) => runScenario(SCRIPT, { impl, env: { BENCH_MODE: mode }, stdin: 'ignore', timeout: 90000 }),
+    }));
+  },
+};
