@@ -25,8 +25,34 @@ function openListener(event) {
   });
 }
 
-function onEvents(events) {
-  for (const event of events) {
+// A batch arrives as one flat array, five cells per event: [kind, worker, payload, a, b]
+// (see src/lib.rs); each becomes a small plain object here, where that is cheap.
+const KINDS = ['internal', 'message', 'disconnect', 'exit', 'written', 'error', 'open'];
+const CELLS_PER_EVENT = 5;
+
+function decode(cells, i) {
+  const kind = KINDS[cells[i]];
+  const payload = cells[i + 2];
+  const a = cells[i + 3];
+  const b = cells[i + 4];
+  const event = { kind, worker: cells[i + 1] };
+  if (typeof payload === 'string') event.text = payload;
+  else if (payload !== undefined) event.bytes = payload;
+  switch (kind) {
+    case 'internal': event.act = a; break;
+    case 'message': event.fd = a; event.handleType = b; break;
+    case 'exit': event.code = a; event.signal = b; break;
+    case 'written': event.writeIds = [a]; break;
+    case 'error': event.message = payload; break;
+    case 'open': event.server = a; break;
+    default:
+  }
+  return event;
+}
+
+function onEvents(cells) {
+  for (let i = 0; i < cells.length; i += CELLS_PER_EVENT) {
+    const event = decode(cells, i);
     if (event.kind === 'open') {
       openListener(event);
       continue;

@@ -11,108 +11,130 @@ use rust_cluster_core::{
 use std::io;
 use std::os::fd::IntoRawFd;
 
-/// One event for JavaScript, flattened so a batch crosses the boundary as one array.
-#[napi(object)]
-pub struct ClusterEvent {
-    /// internal | message | disconnect | exit | written | error
-    pub kind: String,
-    pub worker: u32,
-    pub act: Option<String>,
-    /// A JSON-mode frame.
-    pub text: Option<String>,
-    /// An advanced-mode frame.
-    pub bytes: Option<Buffer>,
-    /// A descriptor that came with a message; JavaScript now owns it.
-    pub fd: Option<i32>,
-    pub handle_type: Option<String>,
-    pub code: Option<i32>,
-    pub signal: Option<String>,
-    pub write_ids: Option<Vec<f64>>,
-    pub message: Option<String>,
-    /// For `open`: the server that needs a listener.
-    pub server: Option<u32>,
+/// One value of an event batch. A batch crosses to JavaScript as one flat array of
+/// `CELLS_PER_EVENT` cells per event, because building an object per event through N-API
+/// (a property name string per field) costs more than the rest of the delivery.
+pub enum Cell {
+    Undefined,
+    Num(f64),
+    Str(String),
+    Buf(Buffer),
 }
 
-impl ClusterEvent {
-    fn new(kind: &str, worker: u32) -> ClusterEvent {
-        ClusterEvent {
-            kind: kind.to_string(),
-            worker,
-            act: None,
-            text: None,
-            bytes: None,
-            fd: None,
-            handle_type: None,
-            code: None,
-            signal: None,
-            write_ids: None,
-            message: None,
-            server: None,
+impl ToNapiValue for Cell {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        // SAFETY: delegates to napi-rs's own conversions with the same env.
+        unsafe {
+            match val {
+                Cell::Undefined => <()>::to_napi_value(env, ()),
+                Cell::Num(n) => f64::to_napi_value(env, n),
+                Cell::Str(s) => String::to_napi_value(env, s),
+                Cell::Buf(b) => Buffer::to_napi_value(env, b),
+            }
         }
-    }
-
-    fn with_frame(mut self, frame: Vec<u8>, json: bool) -> ClusterEvent {
-        if json {
-            self.text = Some(
-                String::from_utf8(frame)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            );
-        } else {
-            self.bytes = Some(frame.into());
-        }
-        self
     }
 }
 
-fn convert(event: Event, json_workers: &dyn Fn(u32) -> bool) -> ClusterEvent {
+/// [kind, worker, payload, a, b] per event; the kinds, in order, as lib/native.js reads them.
+const KIND_INTERNAL: f64 = 0.0;
+const KIND_MESSAGE: f64 = 1.0;
+const KIND_DISCONNECT: f64 = 2.0;
+const KIND_EXIT: f64 = 3.0;
+const KIND_WRITTEN: f64 = 4.0;
+const KIND_ERROR: f64 = 5.0;
+const KIND_OPEN: f64 = 6.0;
+
+fn frame_cell(frame: Vec<u8>, json: bool) -> Cell {
+    if json {
+        Cell::Str(
+            String::from_utf8(frame)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        )
+    } else {
+        Cell::Buf(frame.into())
+    }
+}
+
+fn opt_num(n: Option<i32>) -> Cell {
+    n.map_or(Cell::Undefined, |n| Cell::Num(n as f64))
+}
+
+fn opt_str(s: Option<String>) -> Cell {
+    s.map_or(Cell::Undefined, Cell::Str)
+}
+
+fn push_event(out: &mut Vec<Cell>, event: Event, json_workers: &dyn Fn(u32) -> bool) {
+    let mut push = |kind: f64, worker: u32, payload: Cell, a: Cell, b: Cell| {
+        out.extend([Cell::Num(kind), Cell::Num(worker as f64), payload, a, b]);
+    };
     match event {
-        Event::Internal { worker, act, frame } => {
-            let mut e =
-                ClusterEvent::new("internal", worker).with_frame(frame, json_workers(worker));
-            e.act = Some(act);
-            e
-        }
+        Event::Internal { worker, act, frame } => push(
+            KIND_INTERNAL,
+            worker,
+            frame_cell(frame, json_workers(worker)),
+            Cell::Str(act),
+            Cell::Undefined,
+        ),
         Event::Message {
             worker,
             frame,
             handle,
         } => {
-            let mut e =
-                ClusterEvent::new("message", worker).with_frame(frame, json_workers(worker));
-            if let Some(handle) = handle {
-                e.fd = Some(handle.fd.into_raw_fd());
-                e.handle_type = Some(handle.handle_type);
-            }
-            e
+            let (fd, handle_type) = match handle {
+                Some(h) => (Some(h.fd.into_raw_fd()), Some(h.handle_type)),
+                None => (None, None),
+            };
+            push(
+                KIND_MESSAGE,
+                worker,
+                frame_cell(frame, json_workers(worker)),
+                opt_num(fd),
+                opt_str(handle_type),
+            )
         }
-        Event::Disconnect { worker } => ClusterEvent::new("disconnect", worker),
-        Event::Exit { worker, exit } => {
-            let mut e = ClusterEvent::new("exit", worker);
-            e.code = exit.code;
-            e.signal = exit.signal.map(str::to_string);
-            e
-        }
+        Event::Disconnect { worker } => push(
+            KIND_DISCONNECT,
+            worker,
+            Cell::Undefined,
+            Cell::Undefined,
+            Cell::Undefined,
+        ),
+        Event::Exit { worker, exit } => push(
+            KIND_EXIT,
+            worker,
+            Cell::Undefined,
+            opt_num(exit.code),
+            opt_str(exit.signal.map(str::to_string)),
+        ),
         Event::Written { worker, write_ids } => {
-            let mut e = ClusterEvent::new("written", worker);
-            e.write_ids = Some(write_ids.into_iter().map(|id| id as f64).collect());
-            e
+            for id in write_ids {
+                push(
+                    KIND_WRITTEN,
+                    worker,
+                    Cell::Undefined,
+                    Cell::Num(id as f64),
+                    Cell::Undefined,
+                );
+            }
         }
-        Event::OpenListener { server, request } => {
-            let mut e = ClusterEvent::new("open", 0);
-            e.server = Some(server);
-            e.text = Some(request.to_string());
-            e
-        }
-        Event::ProtocolError { worker, message } => {
-            let mut e = ClusterEvent::new("error", worker);
-            e.message = Some(message);
-            e
-        }
+        Event::ProtocolError { worker, message } => push(
+            KIND_ERROR,
+            worker,
+            Cell::Str(message),
+            Cell::Undefined,
+            Cell::Undefined,
+        ),
+        Event::OpenListener { server, request } => push(
+            KIND_OPEN,
+            0,
+            Cell::Str(request.to_string()),
+            Cell::Num(server as f64),
+            Cell::Undefined,
+        ),
     }
 }
 
-type EventCallback =
-    ThreadsafeFunction<Vec<ClusterEvent>, (), Vec<ClusterEvent>, Status, false, true>;
+type EventCallback = ThreadsafeFunction<Vec<Cell>, (), Vec<Cell>, Status, false, true>;
 
 /// Delivers batches to JavaScript. The function is weak (unref'd): the facade keeps the
 /// event loop alive itself while workers live, as Node's ChildProcess handles do.
@@ -127,10 +149,10 @@ struct SharedSink(std::sync::Arc<JsSink>);
 impl EventSink for SharedSink {
     fn deliver(&self, events: Vec<Event>) {
         let json = self.0.json_workers.read();
-        let batch: Vec<ClusterEvent> = events
-            .into_iter()
-            .map(|e| convert(e, &|w| json.contains(&w)))
-            .collect();
+        let mut batch = Vec::with_capacity(events.len() * 5);
+        for event in events {
+            push_event(&mut batch, event, &|w| json.contains(&w));
+        }
         drop(json);
         self.0
             .callback
@@ -200,9 +222,9 @@ pub struct NativePrimary {
 #[napi]
 impl NativePrimary {
     #[napi(constructor)]
-    pub fn new(on_events: Function<Vec<ClusterEvent>, ()>) -> Result<Self> {
+    pub fn new(on_events: Function<Vec<Cell>, ()>) -> Result<Self> {
         let callback = on_events
-            .build_threadsafe_function::<Vec<ClusterEvent>>()
+            .build_threadsafe_function::<Vec<Cell>>()
             .callee_handled::<false>()
             .weak::<true>()
             .build()?;
