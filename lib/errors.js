@@ -6,14 +6,13 @@ const util = require('util');
 function makeNodeError(Base, code, message) {
   const err = new Base(message);
   Object.defineProperty(err, 'code', { value: code, enumerable: true, writable: true, configurable: true });
-  // Node's internal errors print as `TypeError [CODE]: message`.
-  Object.defineProperty(err, 'name', { value: `${Base.name}`, enumerable: false, writable: true, configurable: true });
-  const stack = err.stack;
-  if (typeof stack === 'string') {
-    err.stack = stack.replace(`${Base.name}: `, `${Base.name} [${code}]: `);
-  }
+  // Node's internal errors print as `TypeError [CODE]: message`, in the stack and in toString().
+  Object.defineProperty(err, 'toString', {
+    value() { return `${this.name} [${code}]: ${this.message}`; },
+    enumerable: false, writable: true, configurable: true,
+  });
   Error.captureStackTrace?.(err, makeNodeError);
-  if (typeof err.stack === 'string' && !err.stack.includes(`[${code}]`)) {
+  if (typeof err.stack === 'string') {
     err.stack = err.stack.replace(`${Base.name}: `, `${Base.name} [${code}]: `);
   }
   return err;
@@ -21,7 +20,7 @@ function makeNodeError(Base, code, message) {
 
 function describeReceived(value) {
   if (value == null) return ` Received ${value}`;
-  if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'function') return ` Received function ${value.name}`;
   if (typeof value === 'object') {
     if (value.constructor?.name) return ` Received an instance of ${value.constructor.name}`;
     return ` Received ${util.inspect(value, { depth: -1 })}`;
@@ -66,7 +65,7 @@ function ERR_INVALID_ARG_VALUE(name, value, reason = 'is invalid') {
   return makeNodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `The ${type} '${name}' ${reason}. Received ${inspected}`);
 }
 
-const ERR_UNKNOWN_SIGNAL = (signal) => makeNodeError(TypeError, 'ERR_UNKNOWN_SIGNAL', `Unknown signal: ${signal}`);
+const ERR_UNKNOWN_SIGNAL = (signal) => makeNodeError(TypeError, 'ERR_UNKNOWN_SIGNAL', util.format('Unknown signal: %s', signal));
 const ERR_IPC_CHANNEL_CLOSED = () => makeNodeError(Error, 'ERR_IPC_CHANNEL_CLOSED', 'Channel closed');
 const ERR_IPC_DISCONNECTED = () => makeNodeError(Error, 'ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected');
 const ERR_MISSING_ARGS = (name) => makeNodeError(TypeError, 'ERR_MISSING_ARGS', `The "${name}" argument must be specified`);

@@ -162,6 +162,14 @@ function normalizeStdioSlot(value, index) {
   throw ERR_INVALID_ARG_VALUE('stdio', value);
 }
 
+function checkNullBytes(list, name) {
+  list.forEach((arg, i) => {
+    if (typeof arg === 'string' && arg.includes('\u0000')) {
+      throw ERR_INVALID_ARG_VALUE(`${name}[${i}]`, arg, 'must be a string without null bytes');
+    }
+  });
+}
+
 function isInt32(value) {
   return value === (value | 0);
 }
@@ -211,11 +219,10 @@ function createWorkerProcess(id, env) {
   if (serialization !== 'json' && serialization !== 'advanced') {
     throw ERR_INVALID_ARG_VALUE('options.serialization', serialization, "must be one of: undefined, 'json', 'advanced'");
   }
-  for (const arg of [...execArgv, ...args]) {
-    if (typeof arg === 'string' && arg.includes('\u0000')) {
-      throw ERR_INVALID_ARG_VALUE('args', arg, 'must be a string without null bytes');
-    }
-  }
+  // As child_process.fork, then spawn, check for NUL bytes: execArgv by itself, then the
+  // whole argument list.
+  checkNullBytes(execArgv, 'options.execArgv');
+  checkNullBytes([...execArgv, modulePath, ...args], 'args');
   const { stdio, ipcFd } = normalizeStdio(settings);
   const envPairs = [];
   for (const key of Object.keys(workerEnv)) {

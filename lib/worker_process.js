@@ -94,8 +94,14 @@ class WorkerProcess extends EventEmitter {
       err.path = spec.execPath;
       err.spawnargs = spec.args;
       if (!ASYNC_SPAWN_ERRORS.includes(result.errno)) throw err;
+      // As Node: the process object stays "connected" to a channel nobody is on, and its
+      // exitCode becomes the errno when the 'error' is emitted.
       this._exited = true;
-      process.nextTick(() => this.emit('error', err));
+      this.connected = true;
+      process.nextTick(() => {
+        this.exitCode = result.errno;
+        this.emit('error', err);
+      });
       return;
     }
     this.pid = result.pid;
@@ -186,7 +192,8 @@ class WorkerProcess extends EventEmitter {
     } else if (typeof options === 'function') {
       callback = options;
       options = undefined;
-    } else if (options !== undefined && (options === null || typeof options !== 'object')) {
+    } else if (options !== undefined &&
+               (options === null || typeof options !== 'object' || Array.isArray(options))) {
       throw ERR_INVALID_ARG_TYPE('options', 'object', options);
     }
     options = { swallowErrors: false, ...options };
@@ -232,10 +239,21 @@ class WorkerProcess extends EventEmitter {
     }
     if (outgoing) outgoing.afterSend();
     if (writeId !== 0) {
-      if (result.written) process.nextTick(callback, null);
-      else this._writeCallbacks.set(writeId, callback);
+      // Callbacks run in send order: one whose write finished at once still waits for
+      // earlier writes that are queued.
+      this._writeCallbacks.set(writeId, callback);
+      if (result.written) this._writesDone(writeId);
     }
     return result.queuedBytes < BACKPRESSURE_BYTES;
+  }
+
+  // Frames are written in order, so every write up to `id` is complete.
+  _writesDone(id) {
+    for (const [pending, callback] of this._writeCallbacks) {
+      if (pending > id) break;
+      this._writeCallbacks.delete(pending);
+      process.nextTick(callback, null);
+    }
   }
 
   disconnect() {
@@ -271,13 +289,7 @@ class WorkerProcess extends EventEmitter {
       case 'message': return this._onMessage(event);
       case 'internal': return this._onInternal(event);
       case 'written':
-        for (const id of event.writeIds) {
-          const callback = this._writeCallbacks.get(id);
-          if (callback) {
-            this._writeCallbacks.delete(id);
-            process.nextTick(callback, null);
-          }
-        }
+        for (const id of event.writeIds) this._writesDone(id);
         return;
       case 'disconnect': return this._onChannelEnd();
       case 'exit': return this._onExit(event);
@@ -377,13 +389,15 @@ class WorkerProcess extends EventEmitter {
   }
 
   _onExit(event) {
-    if (event.signal) this.signalCode = event.signal;
-    else this.exitCode = event.code;
     this._exited = true;
     this._updateRef();
-    if (this.stdin) this.stdin.destroy();
     this._forgetIfDone();
+    // The exit becomes visible (exitCode, isDead()) when it is emitted: after a
+    // 'disconnect' of the same batch, as when Node sees the two in separate callbacks.
     process.nextTick(() => {
+      if (event.signal) this.signalCode = event.signal;
+      else this.exitCode = event.code;
+      if (this.stdin) this.stdin.destroy();
       this.emit('exit', this.exitCode, this.signalCode);
       // Pull through any stdio nobody read, so 'close' can come (Node's flushStdio).
       for (const stream of this.stdio) {

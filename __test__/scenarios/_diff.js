@@ -84,7 +84,26 @@ function normalize(grouped) {
   return walk(grouped);
 }
 
-/** Human-readable differences (at most `limit`) between two normalized logs. */
+/** Paths at which two JSON values differ, as "path: a ≠ b" (at most `limit`). */
+function fieldDiffs(a, b, pathName = '', out = [], limit = 6) {
+  if (out.length >= limit) return out;
+  const bothObjects = a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b);
+  if (bothObjects && !('$' in a && a.$ !== b.$)) {
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      fieldDiffs(a[key], b[key], pathName ? `${pathName}.${key}` : key, out, limit);
+    }
+    return out;
+  }
+  const x = JSON.stringify(a);
+  const y = JSON.stringify(b);
+  if (x !== y) out.push(`${pathName || '(event)'}: ${x ?? '(missing)'} ≠ ${y ?? '(missing)'}`);
+  return out;
+}
+
+/**
+ * Human-readable differences (at most `limit`) between two normalized logs: for each
+ * differing event, the event of the first log and the fields that differ in the second.
+ */
 function differences(expected, actual, { limit = 12, names = ['expected', 'actual'] } = {}) {
   const out = [];
   const keys = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].sort();
@@ -95,15 +114,17 @@ function differences(expected, actual, { limit = 12, names = ['expected', 'actua
     for (let i = 0; i < n && out.length < limit; i++) {
       const x = JSON.stringify(a[i]);
       const y = JSON.stringify(b[i]);
-      if (x !== y) {
-        out.push(`[${key}] event #${i}\n    ${names[0]}: ${x ?? '(none)'}\n    ${names[1]}: ${y ?? '(none)'}`);
-      }
+      if (x === y) continue;
+      const fields = a[i] && b[i] && a[i].ev === b[i].ev ? fieldDiffs(a[i], b[i]) : null;
+      const shorten = (text) => (text && text.length > 600 ? `${text.slice(0, 600)}...` : text);
+      out.push(`[${key}] event #${i}\n    ${names[0]}: ${shorten(x) ?? '(none)'}\n` +
+        (fields ? fields.map((f) => `      ${f} (${names[0]} ≠ ${names[1]})`).join('\n')
+          : `    ${names[1]}: ${shorten(y) ?? '(none)'}`));
     }
     if (out.length >= limit) break;
   }
   return out;
 }
-
 
 module.exports = { runScenario, group, normalize, differences };
 

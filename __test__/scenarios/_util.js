@@ -80,7 +80,6 @@ function errInfo(err) {
     message: err.message,
     keys: Object.keys(err).sort(),
     stackHead: typeof err.stack === 'string' ? err.stack.split('\n')[0] : null,
-    string: String(err),
     errno: err.errno,
     syscall: err.syscall,
   };

@@ -51,8 +51,8 @@ if (cluster.isPrimary) {
   });
   // Whether 'disconnect' or 'exit' comes first for a worker that dies is a race between
   // the channel's EOF and SIGCHLD: both events are logged, with only what does not depend
-  // on that order, on an unordered lane ("~end"); the order is logged on its own lane
-  // ("~order") for ORDER_MATTERS below.
+  // on that order, on an unordered lane ("~end"); the order itself is compared on its
+  // own lane ("order"): Node's primary has reported 'disconnect' first in every run.
   cluster.on('disconnect', (w) => {
     log('disconnect', { worker: w.id, lane: '~end', mode: modes.get(w.id), exitedAfterDisconnect: w.exitedAfterDisconnect, state: w.state });
   });

@@ -15,11 +15,11 @@ if (cluster.isPrimary) {
   });
   cluster.on('disconnect', (w) => {
     counts.disconnect++;
-    log('disconnect', { ...snap(w), inWorkers: w.id in cluster.workers });
+    log('disconnect', { ...snap(w), inWorkers: w.id in cluster.workers, workers: keys() });
   });
   cluster.on('exit', (w, code, signal) => {
     counts.exit++;
-    log('exit', { ...snap(w), code, signal, inWorkers: w.id in cluster.workers, killed: w.process.killed });
+    log('exit', { ...snap(w), code, signal, inWorkers: w.id in cluster.workers, killed: w.process.killed, workers: keys() });
     if (counts.exit === 2) {
       log('done', { workers: keys() });
     }

@@ -27,9 +27,17 @@ function makeSender(send, worker) {
       const ret = send(message, (...args) => {
         calls.push({ i, argc: args.length, err: args[0] === null ? null : enc(args[0]) });
         if (--pending === 0) {
-          const inOrder = calls.every((c, k) => c.i === k);
+          const disorder = calls.findIndex((c, k) => c.i !== k);
           const bad = calls.filter((c) => c.argc !== 1 || c.err !== null);
-          log('callbacks', { ...lane, phase, count: calls.length, inOrder, bad: bad.slice(0, 5) });
+          log('callbacks', {
+            ...lane,
+            phase,
+            count: calls.length,
+            inOrder: disorder === -1,
+            // (where the order breaks first: the k-th callback to run was that of message i)
+            ...(disorder === -1 ? {} : { firstDisorder: calls.slice(disorder, disorder + 3).map((c, j) => ({ k: disorder + j, i: c.i })) }),
+            bad: bad.slice(0, 5),
+          });
         }
       });
       returns.push(ret);
