@@ -229,9 +229,10 @@ class WorkerProcess extends EventEmitter {
     } else {
       result = native().send(this._id, encoded, -1, writeId);
     }
-    if (result.errno !== 0) {
+    // A negative errno, or queuedBytes * 2 + (written ? 1 : 0): see src/lib.rs.
+    if (result < 0) {
       if (!options.swallowErrors) {
-        const ex = errnoException(result.errno, 'write');
+        const ex = errnoException(result, 'write');
         if (typeof callback === 'function') process.nextTick(callback, ex);
         else process.nextTick(() => this.emit('error', ex));
       }
@@ -242,9 +243,9 @@ class WorkerProcess extends EventEmitter {
       // Callbacks run in send order: one whose write finished at once still waits for
       // earlier writes that are queued.
       this._writeCallbacks.set(writeId, callback);
-      if (result.written) this._writesDone(writeId);
+      if (result % 2 === 1) this._writesDone(writeId);
     }
-    return result.queuedBytes < BACKPRESSURE_BYTES;
+    return Math.floor(result / 2) < BACKPRESSURE_BYTES;
   }
 
   // Frames are written in order, so every write up to `id` is complete.

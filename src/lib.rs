@@ -195,11 +195,13 @@ pub struct SpawnResult {
     pub stdio: Vec<i32>,
 }
 
-#[napi(object)]
-pub struct SendResult {
-    pub errno: i32,
-    pub written: bool,
-    pub queued_bytes: f64,
+/// A send's outcome in one number, so the hot path builds no object: a negative errno,
+/// or `queued_bytes * 2 + written` (written: the frame reached the kernel before returning).
+fn send_outcome(result: io::Result<rust_cluster_core::Sent>) -> f64 {
+    match result {
+        Ok(sent) => sent.queued_bytes as f64 * 2.0 + if sent.written { 1.0 } else { 0.0 },
+        Err(e) => errno(&e) as f64,
+    }
 }
 
 fn stdio_spec(s: &str) -> StdioSpec {
@@ -306,39 +308,18 @@ impl NativePrimary {
     /// Queues a serialized frame; `fd` (or -1) is a descriptor to pass with it, which is
     /// duplicated (the caller keeps its own).
     #[napi]
-    pub fn send(&self, id: u32, frame: Buffer, fd: i32, write_id: f64) -> SendResult {
+    pub fn send(&self, id: u32, frame: Buffer, fd: i32, write_id: f64) -> f64 {
         let fd = (fd >= 0).then_some(fd);
-        match self.primary.send(id, frame.to_vec(), fd, write_id as u64) {
-            Ok(sent) => SendResult {
-                errno: 0,
-                written: sent.written,
-                queued_bytes: sent.queued_bytes as f64,
-            },
-            Err(e) => SendResult {
-                errno: errno(&e),
-                written: false,
-                queued_bytes: 0.0,
-            },
-        }
+        send_outcome(self.primary.send(id, frame.to_vec(), fd, write_id as u64))
     }
 
+    /// `send` for a JSON frame (no descriptor).
     #[napi]
-    pub fn send_string(&self, id: u32, frame: String, write_id: f64) -> SendResult {
-        match self
-            .primary
-            .send(id, frame.into_bytes(), None, write_id as u64)
-        {
-            Ok(sent) => SendResult {
-                errno: 0,
-                written: sent.written,
-                queued_bytes: sent.queued_bytes as f64,
-            },
-            Err(e) => SendResult {
-                errno: errno(&e),
-                written: false,
-                queued_bytes: 0.0,
-            },
-        }
+    pub fn send_string(&self, id: u32, frame: String, write_id: f64) -> f64 {
+        send_outcome(
+            self.primary
+                .send(id, frame.into_bytes(), None, write_id as u64),
+        )
     }
 
     /// The listener an `open` event asked for is listening on `fd` (duplicated).
