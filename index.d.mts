@@ -20,6 +20,12 @@ export type Worker = cluster.Worker;
 export declare const SCHED_NONE: number;
 /** `cluster.SCHED_RR`: round-robin distribution by the primary. */
 export declare const SCHED_RR: number;
+/** The worker map at import time (the same object as `cluster.workers`). */
+export declare const workers: typeof cluster.workers;
+/** The settings at import time (as with node:cluster's named exports). */
+export declare const settings: typeof cluster.settings;
+/** The scheduling policy at import time. */
+export declare const schedulingPolicy: typeof cluster.schedulingPolicy;
 /** `cluster.fork()`. */
 export declare const fork: typeof cluster.fork;
 /** `cluster.disconnect()`. */

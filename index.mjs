@@ -6,6 +6,8 @@ const cluster = createRequire(import.meta.url)('./index.js');
 export default cluster;
 export const {
   isPrimary, isMaster, isWorker, Worker, SCHED_NONE, SCHED_RR,
+  // As with node:cluster's ESM exports, these are the values at import time.
+  workers, settings, schedulingPolicy,
 } = cluster;
 // Functions bound so `import { fork } from 'rust-cluster'` works like cluster.fork.
 export const fork = (...args) => cluster.fork(...args);

@@ -1,7 +1,7 @@
 'use strict';
 // `npm install` hook: build the addon from source with cargo unless a prebuilt binary for
 // this platform is already present (and RUST_CLUSTER_FORCE_BUILD is not set).
-const { execFileSync } = require('child_process');
+const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 const { binaryName } = require('../binding-name');
@@ -18,12 +18,38 @@ const profile = process.env.RUST_CLUSTER_DEBUG_BUILD ? 'debug' : 'release';
 const args = ['build', '-p', 'rust-cluster', '--locked'];
 if (profile === 'release') args.push('--release');
 console.log(`rust-cluster: building the addon from source (cargo ${args.join(' ')})`);
-try {
-  execFileSync('cargo', args, { cwd: root, stdio: 'inherit' });
-} catch (err) {
+// The artifact's path comes from cargo's own report (JSON messages on stdout; diagnostics
+// stay human-readable on stderr): the target directory may be set by CARGO_TARGET_DIR,
+// CARGO_BUILD_TARGET_DIR or a `[build] target-dir` in any .cargo/config.toml, and
+// CARGO_BUILD_TARGET adds a <triple>/ level.
+const result = spawnSync('cargo', [...args, '--message-format=json-render-diagnostics'], {
+  cwd: root,
+  stdio: ['inherit', 'pipe', 'inherit'],
+  encoding: 'utf8',
+  maxBuffer: 1 << 30,
+});
+if (result.error || result.status !== 0) {
+  if (result.error) console.error(`rust-cluster: cannot run cargo: ${result.error.message}`);
   console.error('rust-cluster: the build failed; a Rust toolchain (cargo) is needed to install from source.');
   process.exit(1);
 }
-const targetDir = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
-fs.copyFileSync(path.join(targetDir, profile, 'librust_cluster.so'), target);
+let built;
+for (const line of result.stdout.split('\n')) {
+  let message;
+  try {
+    message = JSON.parse(line);
+  } catch {
+    if (line.trim()) console.log(line);
+    continue;
+  }
+  if (message.reason === 'compiler-artifact' && message.target?.name === 'rust_cluster' &&
+      message.target.kind?.includes('cdylib')) {
+    built = message.filenames.find((file) => /\.(so|dylib|dll)$/.test(file));
+  }
+}
+if (!built) {
+  console.error('rust-cluster: cargo reported no rust_cluster cdylib artifact.');
+  process.exit(1);
+}
+fs.copyFileSync(built, target);
 console.log(`rust-cluster: built ${binaryName}`);
