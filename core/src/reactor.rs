@@ -23,7 +23,9 @@ use std::sync::Arc;
 /// Frames larger than this from a worker are a protocol error (Node has no limit; this is
 /// generous, and configurable).
 pub const DEFAULT_MAX_FRAME: usize = 256 * 1024 * 1024;
-const READ_CHUNK: usize = 64 * 1024;
+/// One read's worth; the buffer is reused across reads (zeroing a fresh one per wakeup
+/// would cost more than the read).
+const READ_CHUNK: usize = 256 * 1024;
 /// Reads per channel per wakeup, so one chatty worker cannot starve the others.
 const READS_PER_WAKEUP: usize = 16;
 
@@ -151,6 +153,7 @@ struct State {
     /// Orphaned reuseport sockets by uid → their server.
     orphans: HashMap<u32, u32>,
     next_socket_uid: u32,
+    read_buf: Vec<u8>,
     seq: u64,
     policy: Policy,
     max_frame: usize,
@@ -213,6 +216,7 @@ impl Primary {
                 servers: ServerTable::default(),
                 orphans: HashMap::new(),
                 next_socket_uid: 0,
+                read_buf: vec![0u8; READ_CHUNK],
                 seq: 0,
                 policy: Policy::RoundRobin,
                 max_frame: DEFAULT_MAX_FRAME,
@@ -526,7 +530,17 @@ impl State {
     }
 
     fn read_channel(&mut self, epoll: &Epoll, id: WorkerId, max_reads: usize) {
-        let mut buf = vec![0u8; READ_CHUNK];
+        let mut buf = std::mem::take(&mut self.read_buf);
+        if buf.is_empty() {
+            // Re-entered while the shared buffer is out: a zero-length read would look
+            // like end of stream.
+            buf = vec![0u8; READ_CHUNK];
+        }
+        self.read_into(epoll, id, max_reads, &mut buf);
+        self.read_buf = buf;
+    }
+
+    fn read_into(&mut self, epoll: &Epoll, id: WorkerId, max_reads: usize, buf: &mut [u8]) {
         for _ in 0..max_reads {
             let Some(slot) = self.workers.get_mut(&id) else {
                 return;
@@ -535,7 +549,7 @@ impl State {
                 return;
             };
             let mut fds = Vec::new();
-            match sys::recv_with_fds(channel.as_raw_fd(), &mut buf, &mut fds) {
+            match sys::recv_with_fds(channel.as_raw_fd(), buf, &mut fds) {
                 Ok(0) => {
                     self.on_channel_closed(epoll, id);
                     return;
