@@ -14,7 +14,9 @@ const {
   ERR_IPC_ONE_PIPE,
   ERR_SOCKET_BAD_PORT,
   ERR_OUT_OF_RANGE,
+  errnoException,
 } = require('./errors');
+const os = require('os');
 
 const cluster = new EventEmitter();
 const intercom = new EventEmitter();
@@ -230,7 +232,10 @@ function createWorkerProcess(id, env) {
     if (value !== undefined) envPairs.push(`${key}=${value}`);
   }
   envPairs.push(`NODE_CHANNEL_FD=${ipcFd}`, `NODE_CHANNEL_SERIALIZATION_MODE=${serialization}`);
-  if (settings.uid != null && settings.uid < 0) throw ERR_OUT_OF_RANGE('options.uid', '>= 0', settings.uid);
+  // libuv refuses negative ids when it spawns: Node throws `spawn EINVAL`.
+  if ((settings.uid != null && settings.uid < 0) || (settings.gid != null && settings.gid < 0)) {
+    throw errnoException(-os.constants.errno.EINVAL, 'spawn');
+  }
 
   return new WorkerProcess(id, {
     execPath: process.execPath,

@@ -90,10 +90,12 @@ class WorkerProcess extends EventEmitter {
       serialization: spec.serialization,
     });
     if (result.errno !== 0) {
+      // Node throws `spawn EPERM` at once for most failures, and reports the few it
+      // treats as run-time errors later as `spawn <file> ENOENT` with path and spawnargs.
+      if (!ASYNC_SPAWN_ERRORS.includes(result.errno)) throw errnoException(result.errno, 'spawn');
       const err = errnoException(result.errno, `spawn ${spec.execPath}`);
       err.path = spec.execPath;
       err.spawnargs = spec.args;
-      if (!ASYNC_SPAWN_ERRORS.includes(result.errno)) throw err;
       // As Node: the process object stays "connected" to a channel nobody is on, and its
       // exitCode becomes the errno when the 'error' is emitted.
       this._exited = true;
@@ -304,6 +306,10 @@ class WorkerProcess extends EventEmitter {
   }
 
   _onMessage(event) {
+    if (this._broken) {
+      if (event.fd != null) require('fs').closeSync(event.fd);
+      return;
+    }
     let message;
     try {
       message = this._decode(event);
@@ -311,8 +317,13 @@ class WorkerProcess extends EventEmitter {
       if (event.fd != null) require('fs').closeSync(event.fd);
       const err = new Error(`rust-cluster: worker ${this.pid} sent a message that cannot be parsed: ${cause.message}`);
       err.code = 'ERR_IPC_PROTOCOL';
+      // Nothing more from this worker is believed: stop reading it and kill it.
+      this._broken = true;
+      native().closeChannel(this._id);
       this.kill('SIGKILL');
       process.nextTick(() => this.emit('error', err));
+      // The channel is closed as if the worker had closed it.
+      this._onChannelEnd();
       return;
     }
     if (event.fd == null) {
@@ -366,6 +377,7 @@ class WorkerProcess extends EventEmitter {
   }
 
   _onInternal(event) {
+    if (this._broken) return;
     let message;
     try {
       message = this._decode(event);

@@ -51,5 +51,8 @@ if (!built) {
   console.error('rust-cluster: cargo reported no rust_cluster cdylib artifact.');
   process.exit(1);
 }
-fs.copyFileSync(built, target);
+// Copy then rename: a running process that has the old addon mapped keeps its inode.
+const staging = `${target}.${process.pid}.tmp`;
+fs.copyFileSync(built, staging);
+fs.renameSync(staging, target);
 console.log(`rust-cluster: built ${binaryName}`);

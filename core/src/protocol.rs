@@ -27,28 +27,36 @@ pub enum Incoming {
     Invalid(String),
 }
 
-/// The marker every internal JSON message carries: `JSON.stringify` writes `cmd` this way.
+/// The marker every internal JSON message carries as `JSON.stringify` writes it. A peer
+/// could spell it with escapes instead (`\u004eODE_`), so a frame with any `\u` escape
+/// is parsed too.
 const JSON_MARK: &[u8] = b"\"NODE_";
+const JSON_ESCAPE: &[u8] = b"\\u";
 const V8_MARK: &[u8] = b"NODE_";
+/// The same in a two-byte (UTF-16) V8 string, which a peer may write instead.
+const V8_MARK_TWO_BYTE: &[u8] = b"N\0O\0D\0E\0_\0";
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 pub fn classify(frame: &[u8], mode: Serialization) -> Incoming {
-    let mark = match mode {
-        Serialization::Json => JSON_MARK,
-        Serialization::Advanced => V8_MARK,
-    };
     // Fast path: a frame that never mentions NODE_ cannot be internal.
-    if !contains(frame, mark) {
+    let maybe_internal = match mode {
+        Serialization::Json => contains(frame, JSON_MARK) || contains(frame, JSON_ESCAPE),
+        Serialization::Advanced => contains(frame, V8_MARK) || contains(frame, V8_MARK_TWO_BYTE),
+    };
+    if !maybe_internal {
         return Incoming::User;
     }
-    let value = match decode(frame, mode) {
-        Ok(v) => v,
-        Err(e) => return Incoming::Invalid(e),
-    };
-    classify_value(value)
+    match decode(frame, mode) {
+        Ok(value) => classify_value(value),
+        // serde_json refuses lone surrogate escapes (`"\ud800"`) that JavaScript accepts:
+        // a frame that was only suspicious for its escapes goes to JavaScript, which parses
+        // it (and still tells internal messages apart, as Node does).
+        Err(_) if mode == Serialization::Json && !contains(frame, JSON_MARK) => Incoming::User,
+        Err(e) => Incoming::Invalid(e),
+    }
 }
 
 pub fn decode(frame: &[u8], mode: Serialization) -> Result<Value, String> {
@@ -207,5 +215,438 @@ mod tests {
             server_key(msg.as_object().unwrap()),
             "/tmp/s.sock:-1:-1:null:2"
         );
+    }
+}
+
+/// Deterministic randomized tests of `classify`: random and mutated frames in both
+/// serializations never panic, and every verdict agrees with a reference built on the
+/// decoded value (Node's `isInternal`).
+#[cfg(test)]
+mod fuzz_tests {
+    use super::*;
+
+    /// xorshift64* (no extra crates; every run sees the same cases).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+
+        fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+            items[self.below(items.len() as u64) as usize]
+        }
+    }
+
+    /// What Node's worker actually writes, plus near misses.
+    const MESSAGES: &[&str] = &[
+        r#"{"cmd":"NODE_CLUSTER","act":"online","seq":0}"#,
+        r#"{"cmd":"NODE_CLUSTER","act":"queryServer","address":null,"port":0,"addressType":4,"fd":null,"index":0,"backlog":511,"data":null,"seq":1}"#,
+        r#"{"cmd":"NODE_CLUSTER","act":"listening","addressType":4,"address":"127.0.0.1","port":8000,"fd":null,"seq":2}"#,
+        r#"{"cmd":"NODE_CLUSTER","ack":3,"accepted":true,"seq":4}"#,
+        r#"{"cmd":"NODE_CLUSTER","act":"exitedAfterDisconnect","seq":5}"#,
+        r#"{"cmd":"NODE_CLUSTER","act":"close","key":"null:0:4:undefined:0","seq":6}"#,
+        r#"{"cmd":"NODE_HANDLE","type":"net.Native","msg":{"cmd":"NODE_CLUSTER","act":"newconn","key":"k","seq":7}}"#,
+        r#"{"cmd":"NODE_HANDLE","type":"net.Socket","msg":{"hello":"world"},"key":"null:0:4:undefined:0"}"#,
+        r#"{"cmd":"NODE_HANDLE","type":"dgram.Socket","msg":"x","dgramType":"udp4"}"#,
+        r#"{"cmd":"NODE_HANDLE_ACK"}"#,
+        r#"{"cmd":"NODE_HANDLE_NACK"}"#,
+        r#"{"cmd":"NODE_SOCKET_NOTIFY_CLOSE","key":"k"}"#,
+        r#"{"cmd":"NODE_SOCKET_GET_COUNT","key":"k"}"#,
+        r#"{"cmd":"NODE_"}"#,
+        r#"{"cmd":"NODE_X"}"#,
+        r#"{"cmd":"NODE_CLUSTER"}"#,
+        r#"{"cmd":"NODE_CLUSTER","act":42}"#,
+        r#"{"cmd":"NODE_HANDLE","type":7,"msg":null}"#,
+        r#"{"cmd":5}"#,
+        r#"{"cmd":["NODE_CLUSTER"]}"#,
+        r#"{"cmd":{"cmd":"NODE_CLUSTER"}}"#,
+        r#"["NODE_CLUSTER",{"cmd":"NODE_HANDLE"}]"#,
+        r#""NODE_CLUSTER""#,
+        r#"{"text":"NODE_CLUSTER","cmd":"user"}"#,
+        r#"{"a":{"cmd":"NODE_CLUSTER","act":"online"}}"#,
+        r#"{"cmd":"node_cluster"}"#,
+        r#"{"hello":"wörld 😀","n":[1,2.5,-3e10,null,true,false],"o":{}}"#,
+        "42",
+        "null",
+        "[]",
+    ];
+
+    const JSON_INTERESTING: &[&[u8]] = &[
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b":",
+        b",",
+        b"\"",
+        b"\\",
+        b"\\u",
+        b"\\u004e",
+        b"0",
+        b"-",
+        b"1e999",
+        b".",
+        b"e",
+        b"true",
+        b"null",
+        b" ",
+        b"\x00",
+        b"\xff",
+        b"\xc3",
+        b"\xf0\x9f",
+        b"NODE_",
+        b"\"NODE_",
+        b"\"cmd\":\"NODE_CLUSTER\",",
+        b"\"cmd\":",
+        b"\"act\":\"queryServer\"",
+        b"\"msg\":{\"cmd\":\"NODE_X\"}",
+        b"\"type\":",
+    ];
+
+    const V8_INTERESTING: &[&[u8]] = &[
+        b"\x00",
+        b"\xff",
+        b"\x0f",
+        b"\x7f",
+        b"\x80",
+        b"\xff\xff\xff\xff\x0f",
+        b"o",
+        b"{",
+        b"A",
+        b"$",
+        b"a",
+        b"@",
+        b"\"",
+        b"c",
+        b"S",
+        b"^",
+        b"_",
+        b"0",
+        b"T",
+        b"F",
+        b"I",
+        b"U",
+        b"N",
+        b"Z",
+        b";",
+        b":",
+        b"'",
+        b",",
+        b"B",
+        b"V",
+        b"\\",
+        b"r",
+        b"D",
+        b"R",
+        b"\"\x03cmd",
+        b"\"\x0cNODE_CLUSTER",
+        b"\"\x05NODE_",
+        b"NODE_",
+        b"\"\x03act\"\x0bqueryServer",
+    ];
+
+    fn random_value(rng: &mut Rng, depth: u32) -> Value {
+        const STRINGS: &[&str] = &[
+            "",
+            "cmd",
+            "act",
+            "msg",
+            "type",
+            "NODE_",
+            "NODE_CLUSTER",
+            "NODE_HANDLE",
+            "NODE_HANDLE_ACK",
+            "NODE_HANDLE_NACK",
+            "NODE_SOCKET_ALL_CLOSED",
+            "NODE_X",
+            "queryServer",
+            "online",
+            "net.Native",
+            "héllo",
+            "😀",
+            "a\nb",
+            "\u{0}",
+        ];
+        match rng.below(if depth > 3 { 5 } else { 8 }) {
+            0 => Value::Null,
+            1 => Value::Bool(rng.below(2) == 0),
+            2 => Value::from(rng.next() as i32 >> rng.below(31)),
+            3 => Value::from((rng.next() as f64) / 7.0),
+            4 => Value::from(rng.pick(STRINGS)),
+            5 => Value::Array(
+                (0..rng.below(4))
+                    .map(|_| random_value(rng, depth + 1))
+                    .collect(),
+            ),
+            _ => {
+                let mut map = Map::new();
+                if rng.below(2) == 0 {
+                    map.insert("cmd".into(), Value::from(rng.pick(&STRINGS[5..12])));
+                }
+                for _ in 0..rng.below(4) {
+                    map.insert(rng.pick(STRINGS).to_string(), random_value(rng, depth + 1));
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    fn mutate(rng: &mut Rng, base: &[u8], interesting: &[&[u8]]) -> Vec<u8> {
+        let mut v = base.to_vec();
+        for _ in 0..=rng.below(4) {
+            let at = rng.below(v.len() as u64 + 1) as usize;
+            match rng.below(6) {
+                0 if at < v.len() => v[at] ^= 1 << rng.below(8),
+                1 => {
+                    let piece = rng.pick(interesting);
+                    v.splice(at..at, piece.iter().copied());
+                }
+                2 if at < v.len() => {
+                    let end = (at + 1 + rng.below(4) as usize).min(v.len());
+                    v.drain(at..end);
+                }
+                3 => v.truncate(at),
+                4 if at < v.len() => v[at] = rng.next() as u8,
+                _ => {
+                    let end = (at + rng.below(16) as usize).min(v.len());
+                    let chunk = v[at..end].to_vec();
+                    let to = rng.below(v.len() as u64 + 1) as usize;
+                    v.splice(to..to, chunk);
+                }
+            }
+        }
+        v
+    }
+
+    fn internal_cmd(value: &Value) -> Option<&str> {
+        match value {
+            Value::Object(map) => match map.get("cmd") {
+                Some(Value::String(cmd)) if cmd.len() > 5 && cmd.starts_with("NODE_") => Some(cmd),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The verdict for a frame, spelled out independently: a frame that decodes is judged
+    /// by its value alone, however it spells things (escapes, two-byte strings), so that
+    /// nothing Node would take for an internal message passes as a user message; a frame
+    /// that does not decode is refused when it carries the plain internal marker, and
+    /// otherwise may go either way (JavaScript refuses what it cannot parse either).
+    fn check(frame: &[u8], mode: Serialization, got: &Incoming, case: u64) {
+        let mark: &[u8] = match mode {
+            Serialization::Json => b"\"NODE_",
+            Serialization::Advanced => b"NODE_",
+        };
+        let mentions = frame.windows(mark.len()).any(|w| w == mark);
+        let ctx = || {
+            format!(
+                "case {case} {mode:?}: {:?} -> {got:?}",
+                String::from_utf8_lossy(frame)
+            )
+        };
+        let value = match decode(frame, mode) {
+            Err(_) if mentions => {
+                assert!(matches!(got, Incoming::Invalid(_)), "{}", ctx());
+                return;
+            }
+            Err(_) => {
+                assert!(
+                    matches!(got, Incoming::Invalid(_) | Incoming::User),
+                    "{}",
+                    ctx()
+                );
+                return;
+            }
+            Ok(value) => value,
+        };
+        let Some(cmd) = internal_cmd(&value) else {
+            assert!(matches!(got, Incoming::User), "{}", ctx());
+            return;
+        };
+        match (cmd, got) {
+            ("NODE_CLUSTER", Incoming::Cluster(map)) => {
+                assert_eq!(Some(map), value.as_object(), "{}", ctx())
+            }
+            ("NODE_HANDLE_ACK", Incoming::HandleAck) => {}
+            ("NODE_HANDLE_NACK", Incoming::HandleNack) => {}
+            (
+                "NODE_HANDLE",
+                Incoming::Handle {
+                    handle_type,
+                    inner_is_user,
+                },
+            ) => {
+                assert_eq!(
+                    handle_type.as_str(),
+                    value["type"].as_str().unwrap_or(""),
+                    "{}",
+                    ctx()
+                );
+                assert_eq!(
+                    *inner_is_user,
+                    internal_cmd(&value["msg"]).is_none(),
+                    "{}",
+                    ctx()
+                );
+            }
+            (cmd, Incoming::OtherInternal(other)) => {
+                assert!(
+                    !matches!(
+                        cmd,
+                        "NODE_CLUSTER" | "NODE_HANDLE" | "NODE_HANDLE_ACK" | "NODE_HANDLE_NACK"
+                    ),
+                    "{}",
+                    ctx()
+                );
+                assert_eq!(cmd, other, "{}", ctx());
+            }
+            _ => panic!("wrong verdict: {}", ctx()),
+        }
+    }
+
+    fn run(mode: Serialization, seed: u64, cases: u64) -> [u32; 4] {
+        let mut rng = Rng(seed);
+        let mut corpus: Vec<Vec<u8>> = MESSAGES
+            .iter()
+            .map(|m| serde_json::from_str::<Value>(m).expect("corpus message"))
+            .chain((0..400).map(|_| random_value(&mut rng, 0)))
+            .map(|v| match mode {
+                Serialization::Json => serde_json::to_vec(&v).unwrap(),
+                Serialization::Advanced => v8_codec::encode(&v),
+            })
+            .collect();
+        if mode == Serialization::Json {
+            // Texts a serializer would not write: duplicate keys, whitespace, escapes.
+            corpus.push(br#"{"cmd":"NODE_CLUSTER","cmd":"user","act":"online"}"#.to_vec());
+            corpus.push(br#"{"cmd":"user","cmd":"NODE_HANDLE_ACK"}"#.to_vec());
+            corpus.push(b" {\"cmd\" :\t\"NODE_CLUSTER\" , \"act\":\"online\"}\r".to_vec());
+            corpus.push(br#"{"cmd":"NODE_\u0043LUSTER","act":"online"}"#.to_vec());
+            corpus.push(br#"{"cmd":"\u004eODE_CLUSTER","act":"online","seq":3}"#.to_vec());
+            corpus
+                .push(br#"{"\u0063md":"\u004EODE_HANDLE","type":"net.Socket","msg":{}}"#.to_vec());
+        } else {
+            // {cmd: 'NODE_CLUSTER', act: 'online'} with two-byte (UTF-16) strings, as V8
+            // writes strings that are two-byte in memory.
+            let two_byte = |s: &str| {
+                let mut out = vec![b'c', (s.len() * 2) as u8];
+                out.extend(s.encode_utf16().flat_map(u16::to_le_bytes));
+                out
+            };
+            let frame = [
+                &[0xFF, 0x0F, b'o', b'"', 3][..],
+                b"cmd",
+                &two_byte("NODE_CLUSTER"),
+                b"\"\x03act",
+                &two_byte("online"),
+                b"{\x02",
+            ]
+            .concat();
+            assert!(matches!(
+                classify(&frame, Serialization::Advanced),
+                Incoming::Cluster(_)
+            ));
+            corpus.push(frame);
+        }
+        let interesting = match mode {
+            Serialization::Json => JSON_INTERESTING,
+            Serialization::Advanced => V8_INTERESTING,
+        };
+        // user, invalid, cluster/handle/ack, other internal
+        let mut seen = [0u32; 4];
+        for case in 0..cases {
+            let frame = match case % 50 {
+                // Pure noise, sometimes starting like a real frame.
+                0 => {
+                    let mut junk = match mode {
+                        Serialization::Json => b"{\"cmd\":\"NODE_".to_vec(),
+                        Serialization::Advanced => vec![0xFF, 0x0F, b'o', b'"', 3],
+                    };
+                    junk.truncate(rng.below(junk.len() as u64 + 1) as usize);
+                    junk.extend((0..rng.below(64)).map(|_| rng.next() as u8));
+                    junk
+                }
+                // Deep nesting: recursion limits, not the stack, must stop it.
+                1 if case % 1000 == 1 => {
+                    let depth = 10 + rng.below(100_000) as usize;
+                    match mode {
+                        Serialization::Json => [
+                            &b"{\"cmd\":\"NODE_X\",\"a\":"[..],
+                            &b"["[..].repeat(depth),
+                            &b"]"[..].repeat(depth),
+                            b"}",
+                        ]
+                        .concat(),
+                        Serialization::Advanced => [
+                            &[0xFF, 0x0F, b'o', b'"', 3][..],
+                            b"cmd\"\x06NODE_X\"\x01a",
+                            &b"A\x01"[..].repeat(depth),
+                        ]
+                        .concat(),
+                    }
+                }
+                n => {
+                    // Node's own messages most of the time, random values otherwise;
+                    // one case in five is left intact.
+                    let base = if rng.below(3) > 0 {
+                        rng.below(MESSAGES.len() as u64) as usize
+                    } else {
+                        rng.below(corpus.len() as u64) as usize
+                    };
+                    if n % 5 == 0 {
+                        corpus[base].clone()
+                    } else {
+                        mutate(&mut rng, &corpus[base], interesting)
+                    }
+                }
+            };
+            let got = classify(&frame, mode);
+            check(&frame, mode, &got, case);
+            seen[match got {
+                Incoming::User => 0,
+                Incoming::Invalid(_) => 1,
+                Incoming::OtherInternal(_) => 3,
+                _ => 2,
+            }] += 1;
+        }
+        seen
+    }
+
+    #[test]
+    fn classify_random_and_mutated_json_frames() {
+        let seen = run(Serialization::Json, 0x5851_F42D_4C95_7F2D, 120_000);
+        assert!(seen.iter().all(|&n| n > 1_000), "{seen:?}");
+    }
+
+    #[test]
+    fn classify_random_and_mutated_v8_frames() {
+        let seen = run(Serialization::Advanced, 0x1405_7B7E_F767_814F, 120_000);
+        assert!(seen.iter().all(|&n| n > 1_000), "{seen:?}");
+    }
+
+    /// JavaScript's JSON.parse turns `\u004e` into `N`: a frame Node would take for an
+    /// internal message must not slip past the core as a user message (it would, for
+    /// instance, leave a NODE_HANDLE's descriptor unclaimed for the next handle to take).
+    #[test]
+    fn escaped_internal_command_is_not_a_user_message() {
+        for frame in [
+            &br#"{"cmd":"\u004eODE_HANDLE","type":"net.Socket","msg":{}}"#[..],
+            br#"{"cmd":"\u004EODE_CLUSTER","act":"queryServer","seq":1}"#,
+        ] {
+            let got = classify(frame, Serialization::Json);
+            assert!(
+                !matches!(got, Incoming::User),
+                "{}: {got:?}",
+                String::from_utf8_lossy(frame)
+            );
+        }
     }
 }
