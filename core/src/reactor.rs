@@ -12,7 +12,7 @@ use crate::reaper::{self, Exit};
 use crate::scheduler::{RoundRobin, WorkerId};
 use crate::servers::{self, BindRequest, Conn, Distribution, Server, ServerTable};
 use crate::spawn::{self, SpawnOptions};
-use crate::sys::{self, Epoll, EPOLLIN, EPOLLOUT};
+use crate::sys::{self, Epoll, EPOLLET, EPOLLIN, EPOLLOUT};
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -433,7 +433,12 @@ impl State {
                 }
             }
             KIND_PIDFD => self.on_exit(&inner.epoll, id),
-            KIND_LISTENER => self.accept_connections(&inner.epoll, id),
+            KIND_LISTENER => {
+                if let Some(server) = self.servers.get_mut(id) {
+                    server.drained = false;
+                }
+                self.accept_connections(&inner.epoll, id)
+            }
             KIND_ORPHAN => self.accept_from_orphan(&inner.epoll, id),
             _ => {}
         }
@@ -823,8 +828,8 @@ impl State {
             return;
         };
         let raw = fd.as_raw_fd();
-        let registered =
-            sys::set_nonblocking(raw).and_then(|_| epoll.add(raw, 0, token(KIND_LISTENER, sid)));
+        let registered = sys::set_nonblocking(raw)
+            .and_then(|_| epoll.add(raw, EPOLLIN | EPOLLET, token(KIND_LISTENER, sid)));
         if let Err(e) = registered {
             return self.on_listener_failed(
                 epoll,
@@ -877,7 +882,7 @@ impl State {
                 data: Value::Null,
                 sockname: None,
                 is_udp: false,
-                accepting: false,
+                drained: false,
                 waiting: Vec::new(),
             });
             self.events.push(Event::OpenListener {
@@ -914,7 +919,7 @@ impl State {
                 data: Value::Null,
                 sockname: None,
                 is_udp: false,
-                accepting: false,
+                drained: false,
                 waiting: Vec::new(),
             }));
         }
@@ -944,13 +949,13 @@ impl State {
             data: Value::Null,
             sockname,
             is_udp: req.is_udp(),
-            accepting: false,
+            drained: false,
             waiting: Vec::new(),
         });
         if round_robin {
-            // Registered idle; accepting starts once a worker is free to take a connection.
+            // Edge-triggered: each readiness edge runs the accept loop once a worker is free.
             epoll
-                .add(fd, 0, token(KIND_LISTENER, sid))
+                .add(fd, EPOLLIN | EPOLLET, token(KIND_LISTENER, sid))
                 .map_err(|e| -e.raw_os_error().unwrap_or(nix::libc::EINVAL))?;
         }
         Ok(sid)
@@ -986,16 +991,15 @@ impl State {
         let Distribution::RoundRobin(rr) = &server.distribution else {
             return;
         };
-        let want = rr.wants_connections();
-        if want != server.accepting {
-            server.accepting = want;
-            let events = if want { EPOLLIN } else { 0 };
-            if let Some(listener) = &server.listener {
-                let _ = epoll.modify(listener.fd.as_raw_fd(), events, token(KIND_LISTENER, sid));
-            }
+        // The listener is edge-triggered, so nothing to re-arm: when a worker frees up and
+        // the last accept loop stopped before the backlog was empty, carry on now.
+        if rr.wants_connections() && !server.drained && server.listener.is_some() {
+            self.accept_connections(epoll, sid);
         }
     }
 
+    /// Accepts while some worker wants a connection. Connections left in the kernel's
+    /// backlog (no worker free) are picked up when one frees up (`update_accepting`).
     fn accept_connections(&mut self, epoll: &Epoll, sid: u32) {
         loop {
             let Some(server) = self.servers.get_mut(sid) else {
@@ -1005,7 +1009,8 @@ impl State {
                 return;
             };
             if !rr.wants_connections() {
-                break;
+                server.drained = false;
+                return;
             }
             let Some(listener) = &server.listener else {
                 return;
@@ -1017,10 +1022,12 @@ impl State {
                         self.hand_off(epoll, sid, worker, conn);
                     }
                 }
-                Ok(None) | Err(_) => break,
+                Ok(None) | Err(_) => {
+                    server.drained = true;
+                    return;
+                }
             }
         }
-        self.update_accepting(epoll, sid);
     }
 
     /// Connections queued on an orphaned reuseport socket go to the remaining workers.

@@ -462,8 +462,9 @@ pub struct Server {
     /// For round-robin TCP servers: what the worker's fake handle reports.
     pub sockname: Option<Value>,
     pub is_udp: bool,
-    /// True while the accept loop watches this listener.
-    pub accepting: bool,
+    /// The last accept loop emptied the kernel's backlog (round-robin listeners are
+    /// edge-triggered: until the next readiness edge there is nothing to accept).
+    pub drained: bool,
 }
 
 impl Server {

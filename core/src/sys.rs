@@ -251,6 +251,7 @@ pub struct Epoll {
 
 pub const EPOLLIN: u32 = libc::EPOLLIN as u32;
 pub const EPOLLOUT: u32 = libc::EPOLLOUT as u32;
+pub const EPOLLET: u32 = libc::EPOLLET as u32;
 
 impl Epoll {
     pub fn new() -> io::Result<Epoll> {
