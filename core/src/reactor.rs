@@ -895,6 +895,23 @@ impl State {
             && req.transport == servers::Transport::Tcp
             && req.fd.is_none()
         {
+            // Every socket of ours carries SO_REUSEPORT, so the kernel would let a second
+            // server join a port another server of the cluster holds: refuse it as Node's
+            // cluster does (EADDRINUSE).
+            let taken = self
+                .servers
+                .servers()
+                .any(|server| match &server.distribution {
+                    Distribution::ReusePort(group) => {
+                        req.port != 0
+                            && i64::from(group.port) == req.port
+                            && servers::addresses_overlap(&group.request.address, &req.address)
+                    }
+                    _ => false,
+                });
+            if taken {
+                return Err(-nix::libc::EADDRINUSE);
+            }
             let first = servers::open_reuseport(&req, port_of(&req)?).map_err(|e| errno_of(&e))?;
             let port = servers::sockname(&first.fd)
                 .and_then(|n| n["port"].as_u64())

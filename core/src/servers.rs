@@ -387,6 +387,13 @@ impl ReusePortGroup {
     }
 }
 
+/// Whether two binds to the same port would collide (a wildcard address collides with
+/// every address of its family, and `::` without ipv6Only with IPv4 too).
+pub fn addresses_overlap(a: &Option<String>, b: &Option<String>) -> bool {
+    let wildcard = |x: &Option<String>| x.as_deref().is_none_or(|x| x == "0.0.0.0" || x == "::");
+    wildcard(a) || wildcard(b) || a == b
+}
+
 /// A TCP socket bound with SO_REUSEPORT (not listening: its worker listens, as with a
 /// shared handle).
 pub fn open_reuseport(req: &BindRequest, port: u16) -> io::Result<Listener> {
@@ -528,6 +535,10 @@ impl ServerTable {
         let server = self.by_id.remove(&id)?;
         self.by_key.remove(&server.key);
         Some(server)
+    }
+
+    pub fn servers(&self) -> impl Iterator<Item = &Server> {
+        self.by_id.values()
     }
 
     pub fn ids(&self) -> Vec<u32> {
