@@ -4,6 +4,13 @@
 // bootstrap, from NODE_UNIQUE_ID, before deleting that variable), so listen(), dgram,
 // process.send() and cluster.worker are Node's code. In the primary it is the
 // Rust-backed implementation.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 20) {
+  // The primary half of the protocol is checked against Node 20, 22 and 24 only.
+  const err = new Error(`rust-cluster needs Node.js 20 or newer (this is ${process.version})`);
+  err.code = 'ERR_RUST_CLUSTER_UNSUPPORTED_NODE';
+  throw err;
+}
 const builtin = require('cluster');
 
 module.exports = builtin.isWorker ? builtin : require('./lib/primary');
