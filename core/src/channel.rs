@@ -546,29 +546,7 @@ mod fuzz_tests {
     use super::*;
     use std::fs::File;
 
-    /// xorshift64* (no extra crates; every run sees the same cases).
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            if n == 0 {
-                0
-            } else {
-                self.next() % n
-            }
-        }
-
-        fn chance(&mut self, one_in: u64) -> bool {
-            self.below(one_in) == 0
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// A frame body: mostly small, sometimes empty, now and then long enough to make the
     /// decoder compact its buffer (it does so past 64 KiB of consumed bytes).

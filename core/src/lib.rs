@@ -19,6 +19,8 @@ pub mod servers;
 pub mod signals;
 pub mod spawn;
 pub mod sys;
+#[cfg(test)]
+mod test_rng;
 pub mod v8_codec;
 pub mod watchdog;
 

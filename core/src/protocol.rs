@@ -225,25 +225,7 @@ mod tests {
 mod fuzz_tests {
     use super::*;
 
-    /// xorshift64* (no extra crates; every run sees the same cases).
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n.max(1)
-        }
-
-        fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-            items[self.below(items.len() as u64) as usize]
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// What Node's worker actually writes, plus near misses.
     const MESSAGES: &[&str] = &[

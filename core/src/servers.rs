@@ -153,7 +153,9 @@ fn parse_ip(address: &str, v6: bool) -> io::Result<IpAddr> {
     }
 }
 
-fn bind_tcp(ip: IpAddr, port: u16, ipv6only: bool) -> io::Result<OwnedFd> {
+/// A TCP socket bound (not listening) the way libuv binds: SO_REUSEADDR, and IPV6_V6ONLY
+/// set either way for IPv6; SO_REUSEPORT too for reuseport groups.
+fn bind_tcp(ip: IpAddr, port: u16, ipv6only: bool, reuseport: bool) -> io::Result<OwnedFd> {
     let domain = if ip.is_ipv6() {
         libc::AF_INET6
     } else {
@@ -161,6 +163,9 @@ fn bind_tcp(ip: IpAddr, port: u16, ipv6only: bool) -> io::Result<OwnedFd> {
     };
     let fd = sys::socket(domain, libc::SOCK_STREAM)?;
     sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    if reuseport {
+        sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    }
     if ip.is_ipv6() {
         sys::set_int_option(
             fd.as_raw_fd(),
@@ -176,22 +181,26 @@ fn bind_tcp(ip: IpAddr, port: u16, ipv6only: bool) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Binds a request's TCP address: with no address, the IPv6 wildcard (dual stack) first
+/// and IPv4 if that fails, as Node.
+fn bind_request(req: &BindRequest, port: u16, reuseport: bool) -> io::Result<OwnedFd> {
+    let ipv6only = req.flags & FLAG_IPV6ONLY != 0;
+    match &req.address {
+        None => bind_tcp(Ipv6Addr::UNSPECIFIED.into(), port, ipv6only, reuseport)
+            .or_else(|_| bind_tcp(Ipv4Addr::UNSPECIFIED.into(), port, false, reuseport)),
+        Some(address) => {
+            let v6 = req.address_type.as_i64() == Some(6);
+            bind_tcp(parse_ip(address, v6)?, port, ipv6only, reuseport)
+        }
+    }
+}
+
 fn port_of(req: &BindRequest) -> io::Result<u16> {
     u16::try_from(req.port).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
 fn open_tcp(req: &BindRequest, listen: bool) -> io::Result<Listener> {
-    let port = port_of(req)?;
-    let ipv6only = req.flags & FLAG_IPV6ONLY != 0;
-    let fd = match &req.address {
-        // No address: the IPv6 wildcard (dual stack) first, IPv4 if that fails, as Node.
-        None => bind_tcp(Ipv6Addr::UNSPECIFIED.into(), port, ipv6only)
-            .or_else(|_| bind_tcp(Ipv4Addr::UNSPECIFIED.into(), port, false))?,
-        Some(address) => {
-            let v6 = req.address_type.as_i64() == Some(6);
-            bind_tcp(parse_ip(address, v6)?, port, ipv6only)?
-        }
-    };
+    let fd = bind_request(req, port_of(req)?, false)?;
     if listen {
         sys::listen(fd.as_raw_fd(), req.backlog.unwrap_or(DEFAULT_BACKLOG))?;
     }
@@ -397,40 +406,8 @@ pub fn addresses_overlap(a: &Option<String>, b: &Option<String>) -> bool {
 /// A TCP socket bound with SO_REUSEPORT (not listening: its worker listens, as with a
 /// shared handle).
 pub fn open_reuseport(req: &BindRequest, port: u16) -> io::Result<Listener> {
-    let ipv6only = req.flags & FLAG_IPV6ONLY != 0;
-    let bind = |ip: IpAddr, only: bool| -> io::Result<OwnedFd> {
-        let domain = if ip.is_ipv6() {
-            libc::AF_INET6
-        } else {
-            libc::AF_INET
-        };
-        let fd = sys::socket(domain, libc::SOCK_STREAM)?;
-        sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-        sys::set_int_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
-        if ip.is_ipv6() {
-            sys::set_int_option(
-                fd.as_raw_fd(),
-                libc::IPPROTO_IPV6,
-                libc::IPV6_V6ONLY,
-                only as i32,
-            )?;
-        }
-        sys::bind(
-            fd.as_raw_fd(),
-            &sys::SockAddr::from_std(&SocketAddr::new(ip, port)),
-        )?;
-        Ok(fd)
-    };
-    let fd = match &req.address {
-        None => bind(Ipv6Addr::UNSPECIFIED.into(), ipv6only)
-            .or_else(|_| bind(Ipv4Addr::UNSPECIFIED.into(), false))?,
-        Some(address) => bind(
-            parse_ip(address, req.address_type.as_i64() == Some(6))?,
-            ipv6only,
-        )?,
-    };
     Ok(Listener {
-        fd,
+        fd: bind_request(req, port, true)?,
         unix_path: None,
     })
 }

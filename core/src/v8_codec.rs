@@ -970,25 +970,7 @@ mod tests {
         (0..depth).fold(Value::from(1), |inner, _| Value::Array(vec![inner]))
     }
 
-    /// Deterministic xorshift64* generator; no extra crates needed.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-
-        fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-            items[self.below(items.len() as u64) as usize]
-        }
-    }
+    use crate::test_rng::Rng;
 
     fn random_value(rng: &mut Rng, depth: u32) -> Value {
         let kinds = if depth >= 4 { 4 } else { 6 };
