@@ -6,7 +6,8 @@
 //! - `v8_codec`: the `advanced` serialization's wire format;
 //! - `servers`: the listening sockets shared with workers;
 //! - `scheduler`: round-robin handoff of accepted connections;
-//! - `reactor`: the I/O thread that ties them together;
+//! - `reactor`: the I/O thread that ties them together (`reactor::serving`: the server
+//!   side of the protocol and connection handoff);
 //! - `reaper`: collecting exits;
 //! - `watchdog`: no worker outlives a primary that died.
 

@@ -1,0 +1,523 @@
+//! The server side of the I/O thread: `queryServer` and `close` from workers, the
+//! listening sockets they share, and round-robin / sticky / reuseport-orphan handoff of
+//! accepted connections as `newconn`, with the worker's answer deciding what comes next.
+
+use super::*;
+
+impl State {
+    pub(super) fn on_query_server(
+        &mut self,
+        epoll: &Epoll,
+        id: WorkerId,
+        msg: &Map<String, Value>,
+    ) {
+        let leaving = self.workers.get(&id).is_none_or(|s| s.leaving);
+        if leaving {
+            return;
+        }
+        let seq = msg.get("seq").cloned().unwrap_or(Value::Null);
+        let data = msg.get("data").cloned().unwrap_or(Value::Null);
+        let key = protocol::server_key(msg);
+        let sid = match self.servers.id_of(&key) {
+            Some(sid) => sid,
+            None => match self.open_server(epoll, &key, msg) {
+                Ok(sid) => sid,
+                Err(errno) => return self.reply_error(epoll, id, &key, seq, data, errno),
+            },
+        };
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
+        if server.data.is_null() {
+            server.data = data;
+        }
+        if server.opening {
+            // Still being opened by JavaScript: answered once it is.
+            server.waiting.push((id, seq));
+            return;
+        }
+        self.join_server(epoll, sid, id, seq);
+    }
+
+    pub(super) fn reply_error(
+        &mut self,
+        epoll: &Epoll,
+        id: WorkerId,
+        key: &str,
+        seq: Value,
+        data: Value,
+        errno: i32,
+    ) {
+        let mut reply = Map::new();
+        reply.insert("errno".into(), Value::from(errno));
+        reply.insert("key".into(), Value::from(key));
+        reply.insert("ack".into(), seq);
+        reply.insert("data".into(), data);
+        self.send_internal(epoll, id, reply, None);
+    }
+
+    /// Adds a worker to an open server and answers its `queryServer`.
+    pub(super) fn join_server(&mut self, epoll: &Epoll, sid: u32, id: WorkerId, seq: Value) {
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
+        let mut reply = Map::new();
+        reply.insert("key".into(), Value::from(server.key.clone()));
+        reply.insert("ack".into(), seq);
+        reply.insert("data".into(), server.data.clone());
+        match &mut server.distribution {
+            Distribution::ReusePort(group) => {
+                let socket = match group.claim(id, &mut self.next_socket_uid) {
+                    Ok(socket) => socket,
+                    Err(errno) => {
+                        let key = server.key.clone();
+                        let data = server.data.clone();
+                        let seq = reply.remove("ack").unwrap_or(Value::Null);
+                        return self.reply_error(epoll, id, &key, seq, data, errno);
+                    }
+                };
+                // Taken over: the primary stops accepting on it.
+                if socket.watched {
+                    socket.watched = false;
+                    epoll.delete(socket.listener.fd.as_raw_fd());
+                    self.orphans.remove(&socket.uid);
+                }
+                let Ok(fd) = sys::dup_cloexec(socket.listener.fd.as_raw_fd()) else {
+                    return;
+                };
+                let first = group.forward.add(id);
+                reply.insert("errno".into(), Value::from(0));
+                self.send_internal(epoll, id, reply, Some((fd, "net.Native")));
+                match first {
+                    Some(conn) => self.hand_off(epoll, sid, id, conn),
+                    None => self.update_accepting(epoll, sid),
+                }
+            }
+            Distribution::Shared { workers } => {
+                let Some(listener) = server.listener.as_ref() else {
+                    return;
+                };
+                workers.insert(id);
+                reply.insert("errno".into(), Value::from(0));
+                let handle_type = if server.is_udp {
+                    "dgram.Native"
+                } else {
+                    "net.Native"
+                };
+                let Ok(fd) = sys::dup_cloexec(listener.fd.as_raw_fd()) else {
+                    return;
+                };
+                self.send_internal(epoll, id, reply, Some((fd, handle_type)));
+            }
+            Distribution::RoundRobin(rr) => {
+                let first = rr.add(id);
+                reply.insert("errno".into(), Value::Null);
+                if let Some(name) = &server.sockname {
+                    reply.insert("sockname".into(), name.clone());
+                }
+                self.send_internal(epoll, id, reply, None);
+                match first {
+                    Some(conn) => self.hand_off(epoll, sid, id, conn),
+                    None => self.update_accepting(epoll, sid),
+                }
+            }
+        }
+    }
+
+    /// JavaScript opened the listener for `sid`: start serving the workers that waited.
+    pub(super) fn on_listener_opened(&mut self, epoll: &Epoll, sid: u32, fd: OwnedFd) {
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
+        let raw = fd.as_raw_fd();
+        let registered = sys::set_nonblocking(raw)
+            .and_then(|_| epoll.add(raw, EPOLLIN | EPOLLET, token(KIND_LISTENER, sid)));
+        if let Err(e) = registered {
+            return self.on_listener_failed(
+                epoll,
+                sid,
+                -e.raw_os_error().unwrap_or(nix::libc::EINVAL),
+            );
+        }
+        server.sockname = servers::sockname(&fd);
+        server.listener = Some(servers::Listener::adopt(fd));
+        server.opening = false;
+        let waiting = std::mem::take(&mut server.waiting);
+        for (id, seq) in waiting {
+            if self
+                .workers
+                .get(&id)
+                .is_some_and(|w| !w.leaving && w.channel.is_some())
+            {
+                self.join_server(epoll, sid, id, seq);
+            }
+        }
+        if self.servers.get_mut(sid).is_some_and(|s| s.is_idle()) {
+            self.close_server(epoll, sid);
+        }
+    }
+
+    pub(super) fn on_listener_failed(&mut self, epoll: &Epoll, sid: u32, errno: i32) {
+        let Some(server) = self.servers.remove(sid) else {
+            return;
+        };
+        for (id, seq) in server.waiting {
+            self.reply_error(epoll, id, &server.key, seq, server.data.clone(), errno);
+        }
+    }
+
+    pub(super) fn open_server(
+        &mut self,
+        epoll: &Epoll,
+        key: &str,
+        msg: &Map<String, Value>,
+    ) -> Result<u32, i32> {
+        let req = BindRequest::from_message(msg);
+        // UDP is connectionless: always shared, as in Node.
+        let round_robin = self.policy.accepts_in_primary() && !req.is_udp();
+        if round_robin && req.transport == servers::Transport::Tcp && req.fd.is_none() {
+            let sid = self.servers.insert(Server {
+                key: key.to_string(),
+                listener: None,
+                opening: true,
+                distribution: Distribution::RoundRobin(self.policy.scheduler()),
+                data: Value::Null,
+                sockname: None,
+                is_udp: false,
+                drained: false,
+                waiting: Vec::new(),
+            });
+            self.events.push(Event::OpenListener {
+                server: sid,
+                request: req.listen_options(),
+            });
+            return Ok(sid);
+        }
+        if self.policy == Policy::ReusePort
+            && req.transport == servers::Transport::Tcp
+            && req.fd.is_none()
+        {
+            // Every socket of ours carries SO_REUSEPORT, so the kernel would let a second
+            // server join a port another server of the cluster holds: refuse it as Node's
+            // cluster does (EADDRINUSE).
+            let taken = self
+                .servers
+                .servers()
+                .any(|server| match &server.distribution {
+                    Distribution::ReusePort(group) => {
+                        req.port != 0
+                            && i64::from(group.port) == req.port
+                            && servers::addresses_overlap(&group.request.address, &req.address)
+                    }
+                    _ => false,
+                });
+            if taken {
+                return Err(-nix::libc::EADDRINUSE);
+            }
+            let first = servers::open_reuseport(&req, port_of(&req)?).map_err(|e| errno_of(&e))?;
+            let port = servers::sockname(&first.fd)
+                .and_then(|n| n["port"].as_u64())
+                .unwrap_or(0) as u16;
+            self.next_socket_uid = self.next_socket_uid.wrapping_add(1);
+            let group = servers::ReusePortGroup {
+                request: req,
+                port,
+                sockets: vec![servers::ReuseSocket {
+                    uid: self.next_socket_uid,
+                    listener: first,
+                    owner: None,
+                    watched: false,
+                }],
+                forward: RoundRobin::new(),
+            };
+            return Ok(self.servers.insert(Server {
+                key: key.to_string(),
+                listener: None,
+                opening: false,
+                distribution: Distribution::ReusePort(group),
+                data: Value::Null,
+                sockname: None,
+                is_udp: false,
+                drained: false,
+                waiting: Vec::new(),
+            }));
+        }
+        let listener = servers::open(&req, round_robin)?;
+        let sockname = if round_robin && req.transport == servers::Transport::Tcp {
+            servers::sockname(&listener.fd)
+        } else {
+            None
+        };
+        let distribution = if round_robin {
+            Distribution::RoundRobin(self.policy.scheduler())
+        } else {
+            Distribution::Shared {
+                workers: Default::default(),
+            }
+        };
+        let fd = listener.fd.as_raw_fd();
+        if round_robin {
+            // The accept loop must never block the I/O thread.
+            sys::set_nonblocking(fd).map_err(|e| -e.raw_os_error().unwrap_or(nix::libc::EINVAL))?;
+        }
+        let sid = self.servers.insert(Server {
+            key: key.to_string(),
+            listener: Some(listener),
+            opening: false,
+            distribution,
+            data: Value::Null,
+            sockname,
+            is_udp: req.is_udp(),
+            drained: false,
+            waiting: Vec::new(),
+        });
+        if round_robin {
+            // Edge-triggered: each readiness edge runs the accept loop once a worker is free.
+            epoll
+                .add(fd, EPOLLIN | EPOLLET, token(KIND_LISTENER, sid))
+                .map_err(|e| -e.raw_os_error().unwrap_or(nix::libc::EINVAL))?;
+        }
+        Ok(sid)
+    }
+
+    /// Accept only while some worker is free: otherwise connections wait in the kernel's
+    /// backlog rather than in our memory.
+    pub(super) fn update_accepting(&mut self, epoll: &Epoll, sid: u32) {
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
+        if let Distribution::ReusePort(group) = &mut server.distribution {
+            let want = group.forward.wants_connections();
+            for socket in group.sockets.iter_mut().filter(|s| s.owner.is_none()) {
+                let fd = socket.listener.fd.as_raw_fd();
+                let events = if want { EPOLLIN } else { 0 };
+                if !socket.watched {
+                    if sys::set_nonblocking(fd).is_err()
+                        || epoll
+                            .add(fd, events, token(KIND_ORPHAN, socket.uid))
+                            .is_err()
+                    {
+                        continue;
+                    }
+                    socket.watched = true;
+                    self.orphans.insert(socket.uid, sid);
+                } else {
+                    let _ = epoll.modify(fd, events, token(KIND_ORPHAN, socket.uid));
+                }
+            }
+            return;
+        }
+        let Distribution::RoundRobin(rr) = &server.distribution else {
+            return;
+        };
+        // The listener is edge-triggered, so nothing to re-arm: when a worker frees up and
+        // the last accept loop stopped before the backlog was empty, carry on now.
+        if rr.wants_connections() && !server.drained && server.listener.is_some() {
+            self.accept_connections(epoll, sid);
+        }
+    }
+
+    /// Accepts while some worker wants a connection. Connections left in the kernel's
+    /// backlog (no worker free) are picked up when one frees up (`update_accepting`).
+    pub(super) fn accept_connections(&mut self, epoll: &Epoll, sid: u32) {
+        loop {
+            let Some(server) = self.servers.get_mut(sid) else {
+                return;
+            };
+            let Distribution::RoundRobin(rr) = &mut server.distribution else {
+                return;
+            };
+            if !rr.wants_connections() {
+                server.drained = false;
+                return;
+            }
+            let Some(listener) = &server.listener else {
+                return;
+            };
+            match sys::accept(listener.fd.as_raw_fd()) {
+                Ok(Some((fd, peer))) => {
+                    let affinity = servers::affinity_of(peer.to_std());
+                    if let Some((worker, conn)) = rr.distribute(Conn { fd, affinity }, affinity) {
+                        self.hand_off(epoll, sid, worker, conn);
+                    }
+                }
+                Ok(None) | Err(_) => {
+                    server.drained = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Connections queued on an orphaned reuseport socket go to the remaining workers.
+    pub(super) fn accept_from_orphan(&mut self, epoll: &Epoll, uid: u32) {
+        let Some(&sid) = self.orphans.get(&uid) else {
+            return;
+        };
+        loop {
+            let Some(server) = self.servers.get_mut(sid) else {
+                return;
+            };
+            let Distribution::ReusePort(group) = &mut server.distribution else {
+                return;
+            };
+            if !group.forward.wants_connections() {
+                break;
+            }
+            let Some(socket) = group
+                .sockets
+                .iter()
+                .find(|s| s.uid == uid && s.owner.is_none())
+            else {
+                return;
+            };
+            match sys::accept(socket.listener.fd.as_raw_fd()) {
+                Ok(Some((fd, peer))) => {
+                    let affinity = servers::affinity_of(peer.to_std());
+                    if let Some((worker, conn)) =
+                        group.forward.distribute(Conn { fd, affinity }, affinity)
+                    {
+                        self.hand_off(epoll, sid, worker, conn);
+                    }
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        self.update_accepting(epoll, sid);
+    }
+
+    /// Sends one accepted connection to a worker as `newconn`, keeping our copy until the
+    /// worker answers (so a refusal can go elsewhere).
+    pub(super) fn hand_off(&mut self, epoll: &Epoll, sid: u32, worker: WorkerId, conn: Conn) {
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
+        let key = server.key.clone();
+        let sent = sys::dup_cloexec(conn.fd.as_raw_fd()).ok().and_then(|copy| {
+            let mut fields = Map::new();
+            fields.insert("act".into(), Value::from("newconn"));
+            fields.insert("key".into(), Value::from(key));
+            self.send_internal(epoll, worker, fields, Some((copy, "net.Native")))
+        });
+        match sent {
+            Some(seq) => {
+                if let Some(slot) = self.workers.get_mut(&worker) {
+                    slot.inflight.insert(seq, InFlight { server: sid, conn });
+                }
+            }
+            // That worker's channel is gone: drop it from the server and try another.
+            None => {
+                if let Some(rr) = self
+                    .servers
+                    .get_mut(sid)
+                    .and_then(|s| s.distribution.scheduler_mut())
+                {
+                    rr.remove(worker);
+                }
+                self.requeue(epoll, sid, conn);
+            }
+        }
+    }
+
+    pub(super) fn requeue(&mut self, epoll: &Epoll, sid: u32, conn: Conn) {
+        let Some(server) = self.servers.get_mut(sid) else {
+            return; // Server closed: dropping the connection closes it.
+        };
+        let Some(rr) = server.distribution.scheduler_mut() else {
+            return;
+        };
+        let affinity = conn.affinity;
+        if let Some((worker, conn)) = rr.requeue(conn, affinity) {
+            self.hand_off(epoll, sid, worker, conn);
+        }
+        self.update_accepting(epoll, sid);
+    }
+
+    pub(super) fn on_newconn_reply(
+        &mut self,
+        epoll: &Epoll,
+        id: WorkerId,
+        ack: u64,
+        accepted: bool,
+    ) {
+        let Some(inflight) = self
+            .workers
+            .get_mut(&id)
+            .and_then(|slot| slot.inflight.remove(&ack))
+        else {
+            return;
+        };
+        let sid = inflight.server;
+        if !accepted {
+            // Refused (the worker is closing or at maxConnections): a free worker takes it
+            // now, or it waits at the head of the queue.
+            self.requeue(epoll, sid, inflight.conn);
+        }
+        // Accepted: dropping our copy closes it; the worker has its own.
+        let next = self
+            .servers
+            .get_mut(sid)
+            .and_then(|server| server.distribution.scheduler_mut())
+            .and_then(|rr| rr.handoff(id));
+        match next {
+            Some(conn) => self.hand_off(epoll, sid, id, conn),
+            None => self.update_accepting(epoll, sid),
+        }
+    }
+
+    pub(super) fn remove_from_server(&mut self, epoll: &Epoll, sid: u32, id: WorkerId) {
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
+        server.waiting.retain(|(w, _)| *w != id);
+        if !server.holds(id) {
+            return;
+        }
+        if server.remove(id) {
+            self.close_server(epoll, sid);
+            return;
+        }
+        // Sticky: connections that waited for the leaving worker go to their new owners.
+        if let Some(rr) = server.distribution.scheduler_mut() {
+            for (worker, conn) in rr.dispatch_waiting() {
+                self.hand_off(epoll, sid, worker, conn);
+            }
+        }
+        self.update_accepting(epoll, sid);
+    }
+
+    pub(super) fn close_server(&mut self, epoll: &Epoll, sid: u32) {
+        if let Some(mut server) = self.servers.remove(sid) {
+            if let Some(listener) = &server.listener {
+                epoll.delete(listener.fd.as_raw_fd());
+            }
+            if let Distribution::ReusePort(group) = &server.distribution {
+                for socket in group.sockets.iter().filter(|s| s.watched) {
+                    epoll.delete(socket.listener.fd.as_raw_fd());
+                    self.orphans.remove(&socket.uid);
+                }
+            }
+            if let Some(rr) = server.distribution.scheduler_mut() {
+                drop(rr.drain_pending());
+            }
+        }
+    }
+
+    /// Node's removeHandlesForWorker.
+    pub(super) fn remove_worker_from_servers(&mut self, epoll: &Epoll, id: WorkerId) {
+        for sid in self.servers.ids() {
+            self.remove_from_server(epoll, sid, id);
+        }
+    }
+
+    /// Connections handed to a worker that can no longer answer go to the others.
+    pub(super) fn requeue_inflight(&mut self, epoll: &Epoll, id: WorkerId) {
+        let inflight: Vec<InFlight> = match self.workers.get_mut(&id) {
+            Some(slot) => slot.inflight.drain().map(|(_, f)| f).collect(),
+            None => return,
+        };
+        for f in inflight {
+            self.requeue(epoll, f.server, f.conn);
+        }
+    }
+}
