@@ -332,7 +332,10 @@ impl Writer {
                     self.offset += n;
                     self.queued_bytes -= n;
                     if self.offset < front.bytes.len() {
-                        continue;
+                        // A short write means the socket is full: wait for writability as
+                        // libuv does, rather than retry at once (send()'s return value then
+                        // reports the same backpressure as Node's).
+                        return Ok(Flush::Blocked);
                     }
                     self.offset = 0;
                     let frame = self.ready.pop_front().expect("front exists");
