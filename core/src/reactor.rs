@@ -404,7 +404,14 @@ fn run(inner: Arc<Inner>) {
         let events = {
             let mut st = inner.state.lock();
             for &(tok, flags) in &ready {
-                st.dispatch(&inner, tok, flags);
+                // A bug in handling one descriptor must not stop the I/O thread for every
+                // worker (nor unwind into Node): report it and go on.
+                let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    st.dispatch(&inner, tok, flags);
+                }));
+                if handled.is_err() {
+                    eprintln!("rust-cluster: internal error while handling I/O (token {tok:#x})");
+                }
             }
             std::mem::take(&mut st.events)
         };

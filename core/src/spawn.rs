@@ -6,12 +6,12 @@
 //! on a normal primary exit, where Node lets them see the channel close and exit 0.
 
 use crate::{sys, watchdog};
+use parking_lot::Mutex;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::sync::OnceLock;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StdioSpec {
@@ -51,27 +51,31 @@ pub struct Spawned {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-fn spawner() -> &'static mpsc::Sender<Job> {
-    static SPAWNER: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
-    SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("rust-cluster-spawner".into())
-            .spawn(move || {
-                // Lives as long as the process: the sender is in a static.
-                for job in rx {
-                    job();
-                }
-            })
-            .expect("spawner thread");
-        tx
-    })
+/// The spawner thread's queue, started on first use. A failure to start it is an error
+/// for that spawn (and is retried by the next), never a panic.
+fn spawner() -> io::Result<mpsc::Sender<Job>> {
+    static SPAWNER: Mutex<Option<mpsc::Sender<Job>>> = Mutex::new(None);
+    let mut slot = SPAWNER.lock();
+    if let Some(tx) = slot.as_ref() {
+        return Ok(tx.clone());
+    }
+    let (tx, rx) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("rust-cluster-spawner".into())
+        .spawn(move || {
+            // Lives as long as the process: the sender is kept in a static.
+            for job in rx {
+                job();
+            }
+        })?;
+    *slot = Some(tx.clone());
+    Ok(tx)
 }
 
 /// Starts a worker from the spawner thread and waits for the result.
 pub fn spawn(options: SpawnOptions) -> io::Result<Spawned> {
     let (tx, rx) = mpsc::channel();
-    spawner()
+    spawner()?
         .send(Box::new(move || {
             let _ = tx.send(spawn_here(&options));
         }))
