@@ -127,7 +127,7 @@ impl FrameDecoder {
 
     fn next_line(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
         let from = self.scan.max(self.start);
-        match self.buf[from..].iter().position(|&b| b == b'\n') {
+        match crate::bytes::find_byte(&self.buf[from..], b'\n') {
             Some(pos) => {
                 let end = from + pos;
                 // The same limit whether the line arrived whole or in pieces.

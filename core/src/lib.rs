@@ -11,6 +11,7 @@
 //! - `reaper`: collecting exits;
 //! - `watchdog`: no worker outlives a primary that died.
 
+pub mod bytes;
 pub mod channel;
 pub mod protocol;
 pub mod reactor;

@@ -36,9 +36,7 @@ const V8_MARK: &[u8] = b"NODE_";
 /// The same in a two-byte (UTF-16) V8 string, which a peer may write instead.
 const V8_MARK_TWO_BYTE: &[u8] = b"N\0O\0D\0E\0_\0";
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
+use crate::bytes::contains;
 
 pub fn classify(frame: &[u8], mode: Serialization) -> Incoming {
     // Fast path: a frame that never mentions NODE_ cannot be internal.
