@@ -6,7 +6,7 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use rust_cluster_core::{
-    reactor, signals, Event, EventSink, Policy, Primary, Serialization, SpawnOptions, StdioSpec,
+    reactor, Event, EventSink, Policy, Primary, Serialization, SpawnOptions, StdioSpec,
 };
 use std::io;
 use std::os::fd::IntoRawFd;
@@ -357,15 +357,4 @@ impl NativePrimary {
     pub fn forget(&self, id: u32) {
         self.sink.json_workers.write().remove(&id);
     }
-
-    #[napi]
-    pub fn server_count(&self) -> u32 {
-        self.primary.server_count() as u32
-    }
-}
-
-/// Signal number by name (`SIGTERM` → 15), or -1.
-#[napi]
-pub fn signal_number(name: String) -> i32 {
-    signals::number(&name).unwrap_or(-1)
 }

@@ -387,12 +387,6 @@ impl Primary {
         let mut st = self.inner.state.lock();
         st.on_listener_failed(&self.inner.epoll, server, errno);
     }
-
-    /// Number of servers the primary holds (Node asserts none are left when the last
-    /// worker goes).
-    pub fn server_count(&self) -> usize {
-        self.inner.state.lock().servers.len()
-    }
 }
 
 fn run(inner: Arc<Inner>) {

@@ -69,10 +69,6 @@ impl<C> RoundRobin<C> {
         self.all.is_empty()
     }
 
-    pub fn workers(&self) -> &[WorkerId] {
-        &self.all
-    }
-
     /// The worker a client with this affinity belongs to.
     pub fn owner_of(&self, affinity: u64) -> Option<WorkerId> {
         self.slots
@@ -201,10 +197,6 @@ impl<C> RoundRobin<C> {
         } else {
             !self.free.is_empty()
         }
-    }
-
-    pub fn has_free_worker(&self) -> bool {
-        !self.free.is_empty()
     }
 
     pub fn pending_len(&self) -> usize {
