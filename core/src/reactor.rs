@@ -771,6 +771,7 @@ impl State {
         if let Some(slot) = self.workers.get(&id) {
             if slot.channel.is_none() && slot.pidfd.is_none() {
                 self.workers.remove(&id);
+                sys::release_free_memory();
             }
         }
     }
