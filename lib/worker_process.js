@@ -423,4 +423,4 @@ class WorkerProcess extends EventEmitter {
   }
 }
 
-module.exports = { WorkerProcess, signalNumber };
+module.exports = { WorkerProcess };
