@@ -2,163 +2,16 @@
 //! failures come back as negative errno values, which the JavaScript facade turns into
 //! Node's own error objects (`ErrnoException`, with `code`, `errno`, `syscall`).
 
+use delivery::{Cell, JsSink, Pending};
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use rust_cluster_core::{
-    reactor, Event, EventSink, Policy, Primary, Serialization, SpawnOptions, StdioSpec,
-};
+use rust_cluster_core::{reactor, Policy, Primary, Serialization, SpawnOptions, StdioSpec};
 use std::io;
 use std::os::fd::IntoRawFd;
+use std::sync::Arc;
 
-/// One value of an event batch. A batch crosses to JavaScript as one flat array of
-/// `CELLS_PER_EVENT` cells per event, because building an object per event through N-API
-/// (a property name string per field) costs more than the rest of the delivery.
-pub enum Cell {
-    Undefined,
-    Num(f64),
-    Str(String),
-    Buf(Buffer),
-}
-
-impl ToNapiValue for Cell {
-    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
-        // SAFETY: delegates to napi-rs's own conversions with the same env.
-        unsafe {
-            match val {
-                Cell::Undefined => <()>::to_napi_value(env, ()),
-                Cell::Num(n) => f64::to_napi_value(env, n),
-                Cell::Str(s) => String::to_napi_value(env, s),
-                Cell::Buf(b) => Buffer::to_napi_value(env, b),
-            }
-        }
-    }
-}
-
-/// [kind, worker, payload, a, b] per event; the kinds, in order, as lib/native.js reads them.
-const KIND_INTERNAL: f64 = 0.0;
-const KIND_MESSAGE: f64 = 1.0;
-const KIND_DISCONNECT: f64 = 2.0;
-const KIND_EXIT: f64 = 3.0;
-const KIND_WRITTEN: f64 = 4.0;
-const KIND_ERROR: f64 = 5.0;
-const KIND_OPEN: f64 = 6.0;
-
-fn frame_cell(frame: Vec<u8>, json: bool) -> Cell {
-    if json {
-        Cell::Str(
-            String::from_utf8(frame)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-        )
-    } else {
-        Cell::Buf(frame.into())
-    }
-}
-
-fn opt_num(n: Option<i32>) -> Cell {
-    n.map_or(Cell::Undefined, |n| Cell::Num(n as f64))
-}
-
-fn opt_str(s: Option<String>) -> Cell {
-    s.map_or(Cell::Undefined, Cell::Str)
-}
-
-fn push_event(out: &mut Vec<Cell>, event: Event, json_workers: &dyn Fn(u32) -> bool) {
-    let mut push = |kind: f64, worker: u32, payload: Cell, a: Cell, b: Cell| {
-        out.extend([Cell::Num(kind), Cell::Num(worker as f64), payload, a, b]);
-    };
-    match event {
-        Event::Internal { worker, act, frame } => push(
-            KIND_INTERNAL,
-            worker,
-            frame_cell(frame, json_workers(worker)),
-            Cell::Str(act),
-            Cell::Undefined,
-        ),
-        Event::Message {
-            worker,
-            frame,
-            handle,
-        } => {
-            let (fd, handle_type) = match handle {
-                Some(h) => (Some(h.fd.into_raw_fd()), Some(h.handle_type)),
-                None => (None, None),
-            };
-            push(
-                KIND_MESSAGE,
-                worker,
-                frame_cell(frame, json_workers(worker)),
-                opt_num(fd),
-                opt_str(handle_type),
-            )
-        }
-        Event::Disconnect { worker } => push(
-            KIND_DISCONNECT,
-            worker,
-            Cell::Undefined,
-            Cell::Undefined,
-            Cell::Undefined,
-        ),
-        Event::Exit { worker, exit } => push(
-            KIND_EXIT,
-            worker,
-            Cell::Undefined,
-            opt_num(exit.code),
-            opt_str(exit.signal.map(str::to_string)),
-        ),
-        Event::Written { worker, write_ids } => {
-            for id in write_ids {
-                push(
-                    KIND_WRITTEN,
-                    worker,
-                    Cell::Undefined,
-                    Cell::Num(id as f64),
-                    Cell::Undefined,
-                );
-            }
-        }
-        Event::ProtocolError { worker, message } => push(
-            KIND_ERROR,
-            worker,
-            Cell::Str(message),
-            Cell::Undefined,
-            Cell::Undefined,
-        ),
-        Event::OpenListener { server, request } => push(
-            KIND_OPEN,
-            0,
-            Cell::Str(request.to_string()),
-            Cell::Num(server as f64),
-            Cell::Undefined,
-        ),
-    }
-}
-
-type EventCallback = ThreadsafeFunction<Vec<Cell>, (), Vec<Cell>, Status, false, true>;
-
-/// Delivers batches to JavaScript. The function is weak (unref'd): the facade keeps the
-/// event loop alive itself while workers live, as Node's ChildProcess handles do.
-struct JsSink {
-    callback: EventCallback,
-    json_workers: parking_lot::RwLock<std::collections::HashSet<u32>>,
-}
-
-/// The core owns its sink; the binding keeps a second reference to update `json_workers`.
-struct SharedSink(std::sync::Arc<JsSink>);
-
-impl EventSink for SharedSink {
-    fn deliver(&self, events: Vec<Event>) {
-        let json = self.0.json_workers.read();
-        let mut batch = Vec::with_capacity(events.len() * 5);
-        for event in events {
-            push_event(&mut batch, event, &|w| json.contains(&w));
-        }
-        drop(json);
-        self.0
-            .callback
-            .call(batch, ThreadsafeFunctionCallMode::NonBlocking);
-    }
-}
+mod delivery;
+mod loop_watch;
 
 fn errno(e: &io::Error) -> i32 {
     -e.raw_os_error().unwrap_or(nix_einval())
@@ -218,25 +71,22 @@ fn stdio_spec(s: &str) -> StdioSpec {
 #[napi]
 pub struct NativePrimary {
     primary: Primary,
-    sink: std::sync::Arc<JsSink>,
+    pending: Arc<Pending>,
 }
 
 #[napi]
 impl NativePrimary {
     #[napi(constructor)]
-    pub fn new(on_events: Function<Vec<Cell>, ()>) -> Result<Self> {
-        let callback = on_events
-            .build_threadsafe_function::<Vec<Cell>>()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()?;
-        let sink = std::sync::Arc::new(JsSink {
-            callback,
-            json_workers: Default::default(),
-        });
-        let primary = Primary::start(Box::new(SharedSink(sink.clone())))
+    pub fn new(env: Env, on_events: Function<Vec<Cell>, ()>) -> Result<Self> {
+        let pending = Arc::new(Pending::default());
+        let sink = JsSink::new(&on_events, pending.clone())?;
+        let primary = Primary::start(Box::new(sink))
             .map_err(|e| Error::from_reason(format!("cannot start the primary: {e}")))?;
-        Ok(NativePrimary { primary, sink })
+        // Without Node's loop watching it, the I/O thread reads every channel instead.
+        let polling = std::env::var_os("RUST_CLUSTER_LOOP_POLL").is_none_or(|v| v != "0")
+            && loop_watch::watch(&env, &on_events, primary.clone(), pending.clone()).is_ok();
+        primary.set_loop_polling(polling);
+        Ok(NativePrimary { primary, pending })
     }
 
     /// "rr", "none", "sticky" or "reuseport".
@@ -285,9 +135,7 @@ impl NativePrimary {
             stdio: req.stdio.iter().map(|s| stdio_spec(s)).collect(),
             channel_fd: req.channel_fd,
         };
-        if json {
-            self.sink.json_workers.write().insert(req.id);
-        }
+        self.pending.set_json(req.id, json);
         match self.primary.spawn(req.id, options, mode) {
             Ok((pid, stdio)) => SpawnResult {
                 pid,
@@ -355,6 +203,6 @@ impl NativePrimary {
 
     #[napi]
     pub fn forget(&self, id: u32) {
-        self.sink.json_workers.write().remove(&id);
+        self.pending.set_json(id, false);
     }
 }

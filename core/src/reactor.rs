@@ -5,6 +5,12 @@
 //!
 //! State is shared with the JavaScript thread under one mutex: JS-side calls (send, kill,
 //! disconnect) write straight to the socket without waking this thread.
+//!
+//! Where the JavaScript thread has an event loop that can watch a descriptor
+//! (`Primary::enable_loop_polling`), a worker's channel is read there instead, by the same
+//! code, until the primary first hands that worker a connection: a message then costs no
+//! hop between threads. From the first handoff on, the channel belongs to the I/O thread,
+//! so connection acknowledgements never wait on JavaScript.
 
 use crate::channel::{Flush, FrameDecoder, FrameKind, OutFrame, Serialization, Writer};
 use crate::protocol::{self, Incoming};
@@ -30,6 +36,8 @@ pub const DEFAULT_MAX_FRAME: usize = 256 * 1024 * 1024;
 const READ_CHUNK: usize = 256 * 1024;
 /// Reads per channel per wakeup, so one chatty worker cannot starve the others.
 const READS_PER_WAKEUP: usize = 16;
+/// `max_reads` for reading everything there is, up to end of stream.
+const DRAIN: usize = usize::MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
@@ -106,7 +114,13 @@ pub enum Event {
 }
 
 pub trait EventSink: Send + Sync + 'static {
+    /// Events read by the I/O thread: the sink must wake the JavaScript thread.
     fn deliver(&self, events: Vec<Event>);
+    /// Events read by `Primary::service_loop`, on the JavaScript thread itself, which
+    /// takes them once `service_loop` returns: no wake-up is needed.
+    fn deliver_on_loop(&self, events: Vec<Event>) {
+        self.deliver(events);
+    }
 }
 
 /// The outcome of a send from JavaScript.
@@ -141,6 +155,8 @@ struct WorkerSlot {
     decoder: FrameDecoder,
     writer: Writer,
     watching_writes: bool,
+    /// The channel is watched by the JavaScript thread's loop poller, not the I/O thread.
+    on_loop: bool,
     /// JavaScript disconnected the channel: close it once the queue is written.
     closing: bool,
     pidfd: Option<OwnedFd>,
@@ -161,6 +177,10 @@ struct State {
     max_frame: usize,
     events: Vec<Event>,
     trace: bool,
+    /// The descriptors the JavaScript thread's event loop watches (see the module doc).
+    loop_poller: Epoll,
+    /// New channels start on `loop_poller` (set once something services it).
+    loop_polling: bool,
 }
 
 /// `NODE_DEBUG=cluster` or `RUST_CLUSTER_DEBUG=1`: log the protocol to stderr.
@@ -224,6 +244,8 @@ impl Primary {
                 max_frame: DEFAULT_MAX_FRAME,
                 events: Vec::new(),
                 trace: trace_enabled(),
+                loop_poller: Epoll::new()?,
+                loop_polling: false,
             }),
             epoll,
             wake,
@@ -244,6 +266,35 @@ impl Primary {
         self.inner.state.lock().max_frame = bytes;
     }
 
+    /// The descriptor an event loop watches to read channels itself: when it is readable,
+    /// call `service_loop`.
+    pub fn loop_poller_fd(&self) -> RawFd {
+        self.inner.state.lock().loop_poller.raw_fd()
+    }
+
+    /// Whether workers spawned from now on have their channels read by `service_loop`
+    /// (until their first connection handoff) rather than by the I/O thread.
+    pub fn set_loop_polling(&self, on: bool) {
+        self.inner.state.lock().loop_polling = on;
+    }
+
+    /// Reads what is ready on the channels the event loop watches (never blocks), and
+    /// delivers the resulting events.
+    pub fn service_loop(&self) {
+        let mut ready = Vec::new();
+        let mut st = self.inner.state.lock();
+        if st.loop_poller.wait(&mut ready, 0).is_err() {
+            return;
+        }
+        st.dispatch_all(&self.inner, &ready);
+        let events = std::mem::take(&mut st.events);
+        if !events.is_empty() {
+            // Under the lock, so batches reach JavaScript in the order they were read,
+            // whichever thread read them.
+            self.inner.sink.deliver_on_loop(events);
+        }
+    }
+
     /// Starts worker `id` and starts watching its channel and its exit.
     pub fn spawn(
         &self,
@@ -254,7 +305,9 @@ impl Primary {
         let spawned = spawn::spawn(options)?;
         let mut st = self.inner.state.lock();
         let epoll = &self.inner.epoll;
-        epoll.add(
+        let on_loop = st.loop_polling;
+        let channel_poller = if on_loop { &st.loop_poller } else { epoll };
+        channel_poller.add(
             spawned.channel.as_raw_fd(),
             EPOLLIN,
             token(KIND_CHANNEL, id),
@@ -270,6 +323,7 @@ impl Primary {
                 decoder: FrameDecoder::new(mode, max_frame),
                 writer: Writer::new(),
                 watching_writes: false,
+                on_loop,
                 closing: false,
                 pidfd: Some(spawned.pidfd),
                 leaving: false,
@@ -395,27 +449,53 @@ fn run(inner: Arc<Inner>) {
         if inner.epoll.wait(&mut ready, -1).is_err() {
             return;
         }
-        let events = {
-            let mut st = inner.state.lock();
-            for &(tok, flags) in &ready {
-                // A bug in handling one descriptor must not stop the I/O thread for every
-                // worker (nor unwind into Node): report it and go on.
-                let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    st.dispatch(&inner, tok, flags);
-                }));
-                if handled.is_err() {
-                    eprintln!("rust-cluster: internal error while handling I/O (token {tok:#x})");
-                }
-            }
-            std::mem::take(&mut st.events)
-        };
+        let mut st = inner.state.lock();
+        st.dispatch_all(&inner, &ready);
+        let events = std::mem::take(&mut st.events);
         if !events.is_empty() {
+            // Under the lock: see `Primary::service_loop`.
             inner.sink.deliver(events);
         }
     }
 }
 
 impl State {
+    fn dispatch_all(&mut self, inner: &Inner, ready: &[(u64, u32)]) {
+        for &(tok, flags) in ready {
+            // A bug in handling one descriptor must not stop the I/O for every worker (nor
+            // unwind into Node): report it and go on.
+            let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.dispatch(inner, tok, flags);
+            }));
+            if handled.is_err() {
+                eprintln!("rust-cluster: internal error while handling I/O (token {tok:#x})");
+            }
+        }
+    }
+
+    /// Hands a channel the event loop watched over to the I/O thread (see the module doc).
+    fn move_channel_to_io(&mut self, epoll: &Epoll, id: WorkerId) {
+        let Some(slot) = self.workers.get_mut(&id) else {
+            return;
+        };
+        let Some(channel) = slot.channel.as_ref() else {
+            return;
+        };
+        if !slot.on_loop {
+            return;
+        }
+        let fd = channel.as_raw_fd();
+        let events = if slot.watching_writes {
+            EPOLLIN | EPOLLOUT
+        } else {
+            EPOLLIN
+        };
+        if epoll.add(fd, events, token(KIND_CHANNEL, id)).is_ok() {
+            self.loop_poller.delete(fd);
+            slot.on_loop = false;
+        }
+    }
+
     fn dispatch(&mut self, inner: &Inner, tok: u64, flags: u32) {
         let id = (tok & 0xffff_ffff) as u32;
         match tok >> 32 {
@@ -462,11 +542,16 @@ impl State {
             return;
         };
         let fd = channel.as_raw_fd();
+        let poller = if slot.on_loop {
+            &self.loop_poller
+        } else {
+            epoll
+        };
         match slot.writer.flush(fd, done) {
             Ok(Flush::Done) => {
                 if slot.watching_writes {
                     slot.watching_writes = false;
-                    let _ = epoll.modify(fd, EPOLLIN, token(KIND_CHANNEL, id));
+                    let _ = poller.modify(fd, EPOLLIN, token(KIND_CHANNEL, id));
                 }
                 if slot.closing && slot.writer.is_idle() {
                     self.drop_channel(epoll, id);
@@ -475,7 +560,7 @@ impl State {
             Ok(Flush::Blocked) => {
                 if !slot.watching_writes {
                     slot.watching_writes = true;
-                    let _ = epoll.modify(fd, EPOLLIN | EPOLLOUT, token(KIND_CHANNEL, id));
+                    let _ = poller.modify(fd, EPOLLIN | EPOLLOUT, token(KIND_CHANNEL, id));
                 }
             }
             // The worker is gone; the read side reports the disconnect.
@@ -565,6 +650,12 @@ impl State {
                 Ok(n) => {
                     slot.decoder.feed(&buf[..n], fds);
                     self.process_frames(epoll, id);
+                    // A short read took what there was (as libuv does, stop rather than
+                    // spend a syscall on EAGAIN; the level-triggered poll reports more).
+                    // A drain must go on: a read also stops short at passed descriptors.
+                    if n < buf.len() && max_reads != DRAIN {
+                        return;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -714,7 +805,11 @@ impl State {
     fn drop_channel(&mut self, epoll: &Epoll, id: WorkerId) {
         if let Some(slot) = self.workers.get_mut(&id) {
             if let Some(channel) = slot.channel.take() {
-                epoll.delete(channel.as_raw_fd());
+                if slot.on_loop {
+                    self.loop_poller.delete(channel.as_raw_fd());
+                } else {
+                    epoll.delete(channel.as_raw_fd());
+                }
             }
             slot.writer = Writer::new();
         }
@@ -741,7 +836,7 @@ impl State {
         let pid = slot.pid;
         // Whatever the worker wrote before dying is delivered before its exit.
         if slot.channel.is_some() {
-            self.read_channel(epoll, id, usize::MAX);
+            self.read_channel(epoll, id, DRAIN);
         }
         let exit = match reaper::reap(pid) {
             Ok(Some(exit)) => exit,

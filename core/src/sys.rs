@@ -278,8 +278,14 @@ impl Epoll {
         let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
     }
 
+    /// The epoll descriptor itself, for watching this set from another poller.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
     /// Waits for readiness; returns (token, events) pairs.
     pub fn wait(&self, out: &mut Vec<(u64, u32)>, timeout_ms: i32) -> io::Result<()> {
+        out.clear();
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
         // SAFETY: the kernel writes at most 64 entries into `events`.
         let n =
@@ -291,7 +297,6 @@ impl Epoll {
             }
             return Err(err);
         }
-        out.clear();
         out.extend(events[..n as usize].iter().map(|e| (e.u64, e.events)));
         Ok(())
     }

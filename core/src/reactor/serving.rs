@@ -393,6 +393,8 @@ impl State {
             return;
         };
         let key = server.key.clone();
+        // The worker's answer decides the next handoff: from now on the I/O thread reads it.
+        self.move_channel_to_io(epoll, worker);
         let sent = sys::dup_cloexec(conn.fd.as_raw_fd()).ok().and_then(|copy| {
             let mut fields = Map::new();
             fields.insert("act".into(), Value::from("newconn"));

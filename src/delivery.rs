@@ -1,0 +1,205 @@
+//! How events reach JavaScript: one queue, in the order they were read (by the I/O thread
+//! or on the event loop), taken by the JavaScript thread as one flat array of cells.
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use parking_lot::{Mutex, RwLock};
+use rust_cluster_core::{Event, EventSink};
+use std::collections::HashSet;
+use std::os::fd::IntoRawFd;
+use std::sync::Arc;
+
+/// One value of an event batch. A batch crosses to JavaScript as one flat array of
+/// `CELLS_PER_EVENT` cells per event, because building an object per event through N-API
+/// (a property name string per field) costs more than the rest of the delivery.
+pub enum Cell {
+    Undefined,
+    Num(f64),
+    Str(String),
+    Buf(Buffer),
+}
+
+impl ToNapiValue for Cell {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        // SAFETY: delegates to napi-rs's own conversions with the same env.
+        unsafe {
+            match val {
+                Cell::Undefined => <()>::to_napi_value(env, ()),
+                Cell::Num(n) => f64::to_napi_value(env, n),
+                Cell::Str(s) => String::to_napi_value(env, s),
+                Cell::Buf(b) => Buffer::to_napi_value(env, b),
+            }
+        }
+    }
+}
+
+/// [kind, worker, payload, a, b] per event; the kinds, in order, as lib/native.js reads them.
+const KIND_INTERNAL: f64 = 0.0;
+const KIND_MESSAGE: f64 = 1.0;
+const KIND_DISCONNECT: f64 = 2.0;
+const KIND_EXIT: f64 = 3.0;
+const KIND_WRITTEN: f64 = 4.0;
+const KIND_ERROR: f64 = 5.0;
+const KIND_OPEN: f64 = 6.0;
+
+fn frame_cell(frame: Vec<u8>, json: bool) -> Cell {
+    if json {
+        Cell::Str(
+            String::from_utf8(frame)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        )
+    } else {
+        Cell::Buf(frame.into())
+    }
+}
+
+fn opt_num(n: Option<i32>) -> Cell {
+    n.map_or(Cell::Undefined, |n| Cell::Num(n as f64))
+}
+
+fn opt_str(s: Option<String>) -> Cell {
+    s.map_or(Cell::Undefined, Cell::Str)
+}
+
+fn push_event(out: &mut Vec<Cell>, event: Event, json_workers: &dyn Fn(u32) -> bool) {
+    let mut push = |kind: f64, worker: u32, payload: Cell, a: Cell, b: Cell| {
+        out.extend([Cell::Num(kind), Cell::Num(worker as f64), payload, a, b]);
+    };
+    match event {
+        Event::Internal { worker, act, frame } => push(
+            KIND_INTERNAL,
+            worker,
+            frame_cell(frame, json_workers(worker)),
+            Cell::Str(act),
+            Cell::Undefined,
+        ),
+        Event::Message {
+            worker,
+            frame,
+            handle,
+        } => {
+            let (fd, handle_type) = match handle {
+                Some(h) => (Some(h.fd.into_raw_fd()), Some(h.handle_type)),
+                None => (None, None),
+            };
+            push(
+                KIND_MESSAGE,
+                worker,
+                frame_cell(frame, json_workers(worker)),
+                opt_num(fd),
+                opt_str(handle_type),
+            )
+        }
+        Event::Disconnect { worker } => push(
+            KIND_DISCONNECT,
+            worker,
+            Cell::Undefined,
+            Cell::Undefined,
+            Cell::Undefined,
+        ),
+        Event::Exit { worker, exit } => push(
+            KIND_EXIT,
+            worker,
+            Cell::Undefined,
+            opt_num(exit.code),
+            opt_str(exit.signal.map(str::to_string)),
+        ),
+        Event::Written { worker, write_ids } => {
+            for id in write_ids {
+                push(
+                    KIND_WRITTEN,
+                    worker,
+                    Cell::Undefined,
+                    Cell::Num(id as f64),
+                    Cell::Undefined,
+                );
+            }
+        }
+        Event::ProtocolError { worker, message } => push(
+            KIND_ERROR,
+            worker,
+            Cell::Str(message),
+            Cell::Undefined,
+            Cell::Undefined,
+        ),
+        Event::OpenListener { server, request } => push(
+            KIND_OPEN,
+            0,
+            Cell::Str(request.to_string()),
+            Cell::Num(server as f64),
+            Cell::Undefined,
+        ),
+    }
+}
+
+/// Events read but not yet given to JavaScript.
+#[derive(Default)]
+pub struct Pending {
+    events: Mutex<Vec<Event>>,
+    /// Workers whose frames are JSON text (the others' are V8-serialized bytes).
+    json_workers: RwLock<HashSet<u32>>,
+}
+
+impl Pending {
+    /// Appends; true when the queue was empty (nobody has been woken for it yet).
+    fn push(&self, events: Vec<Event>) -> bool {
+        let mut queue = self.events.lock();
+        let was_empty = queue.is_empty();
+        queue.extend(events);
+        was_empty
+    }
+
+    /// Everything queued, as the flat array `lib/native.js` reads.
+    pub fn take_cells(&self) -> Vec<Cell> {
+        let events = std::mem::take(&mut *self.events.lock());
+        let json = self.json_workers.read();
+        let mut cells = Vec::with_capacity(events.len() * 5);
+        for event in events {
+            push_event(&mut cells, event, &|w| json.contains(&w));
+        }
+        cells
+    }
+
+    pub fn set_json(&self, worker: u32, json: bool) {
+        if json {
+            self.json_workers.write().insert(worker);
+        } else {
+            self.json_workers.write().remove(&worker);
+        }
+    }
+}
+
+/// Wakes the JavaScript thread to take the queue; carries nothing itself.
+type WakeCallback = ThreadsafeFunction<(), (), Vec<Cell>, Status, false, true>;
+
+/// The core's sink. The wake-up function is weak (unref'd): the facade keeps the event
+/// loop alive itself while workers live, as Node's ChildProcess handles do.
+pub struct JsSink {
+    pending: Arc<Pending>,
+    wake: WakeCallback,
+}
+
+impl JsSink {
+    pub fn new(on_events: &Function<Vec<Cell>, ()>, pending: Arc<Pending>) -> Result<JsSink> {
+        let taken = pending.clone();
+        let wake = on_events
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build_callback(move |_| Ok(taken.take_cells()))?;
+        Ok(JsSink { pending, wake })
+    }
+}
+
+impl EventSink for JsSink {
+    fn deliver(&self, events: Vec<Event>) {
+        // One wake-up per non-empty queue: later batches ride along with it.
+        if self.pending.push(events) {
+            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+
+    fn deliver_on_loop(&self, events: Vec<Event>) {
+        self.pending.push(events);
+    }
+}
