@@ -67,12 +67,28 @@ function onEvents(cells) {
   }
 }
 
+let binding = null;
+let primaryIndex = 0;
+
 function native() {
   if (primary === null) {
-    const binding = require('../binding');
+    binding = require('../binding');
     primary = new binding.NativePrimary(onEvents);
+    primaryIndex = primary.index;
   }
   return primary;
+}
+
+// The per-message calls: see sendFrame in src/lib.rs. Each returns a negative errno, or
+// queuedBytes * 2 + (written ? 1 : 0).
+function sendString(id, frame, writeId) {
+  native();
+  return binding.sendString(primaryIndex, id, frame, writeId);
+}
+
+function sendFrame(id, frame, fd, writeId) {
+  native();
+  return binding.sendFrame(primaryIndex, id, frame, fd, writeId);
 }
 
 function register(id, proc) {
@@ -100,4 +116,4 @@ function unref() {
   }
 }
 
-module.exports = { native, register, unregister, ref, unref };
+module.exports = { native, sendString, sendFrame, register, unregister, ref, unref };

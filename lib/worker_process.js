@@ -5,7 +5,7 @@
 const EventEmitter = require('events');
 const net = require('net');
 const os = require('os');
-const { native, register, unregister, ref, unref } = require('./native');
+const { native, sendString, sendFrame, register, unregister, ref, unref } = require('./native');
 const serializers = require('./serialization');
 const { describeOutgoing, adoptIncoming } = require('./handles');
 const {
@@ -225,11 +225,11 @@ class WorkerProcess extends EventEmitter {
     const encoded = this._serializer.encode(payload);
     let result;
     if (outgoing) {
-      result = native().send(this._id, Buffer.from(encoded), outgoing.fd, writeId);
+      result = sendFrame(this._id, Buffer.from(encoded), outgoing.fd, writeId);
     } else if (typeof encoded === 'string') {
-      result = native().sendString(this._id, encoded, writeId);
+      result = sendString(this._id, encoded, writeId);
     } else {
-      result = native().send(this._id, encoded, -1, writeId);
+      result = sendFrame(this._id, encoded, -1, writeId);
     }
     // A negative errno, or queuedBytes * 2 + (written ? 1 : 0): see src/lib.rs.
     if (result < 0) {

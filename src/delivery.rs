@@ -4,8 +4,8 @@
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use parking_lot::{Mutex, RwLock};
+use rust_cluster_core::int_map::IntSet;
 use rust_cluster_core::{Event, EventSink};
-use std::collections::HashSet;
 use std::os::fd::IntoRawFd;
 use std::sync::Arc;
 
@@ -137,7 +137,7 @@ fn push_event(out: &mut Vec<Cell>, event: Event, json_workers: &dyn Fn(u32) -> b
 pub struct Pending {
     events: Mutex<Vec<Event>>,
     /// Workers whose frames are JSON text (the others' are V8-serialized bytes).
-    json_workers: RwLock<HashSet<u32>>,
+    json_workers: RwLock<IntSet<u32>>,
 }
 
 impl Pending {

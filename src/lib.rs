@@ -68,10 +68,42 @@ fn stdio_spec(s: &str) -> StdioSpec {
     }
 }
 
+/// Every primary of this process (one per JavaScript environment using the module), by
+/// index. The per-message calls (`sendString`, `sendFrame`) are free functions taking this
+/// index rather than methods: napi-rs tracks a borrow of `this` on every method call, which
+/// cost more than the rest of a small send.
+static PRIMARIES: parking_lot::RwLock<Vec<Primary>> = parking_lot::const_rwlock(Vec::new());
+
+fn with_primary(index: u32, f: impl FnOnce(&Primary) -> f64) -> f64 {
+    match PRIMARIES.read().get(index as usize) {
+        Some(primary) => f(primary),
+        None => -(nix_einval() as f64),
+    }
+}
+
+/// Queues a serialized frame for worker `id` of primary `primary`; `fd` (or -1) is a
+/// descriptor to pass with it, which is duplicated (the caller keeps its own).
+#[napi]
+pub fn send_frame(primary: u32, id: u32, frame: Buffer, fd: i32, write_id: f64) -> f64 {
+    let fd = (fd >= 0).then_some(fd);
+    with_primary(primary, |p| {
+        send_outcome(p.send(id, frame.to_vec(), fd, write_id as u64))
+    })
+}
+
+/// `sendFrame` for a JSON frame (no descriptor).
+#[napi]
+pub fn send_string(primary: u32, id: u32, frame: String, write_id: f64) -> f64 {
+    with_primary(primary, |p| {
+        send_outcome(p.send(id, frame.into_bytes(), None, write_id as u64))
+    })
+}
+
 #[napi]
 pub struct NativePrimary {
     primary: Primary,
     pending: Arc<Pending>,
+    index: u32,
 }
 
 #[napi]
@@ -86,7 +118,22 @@ impl NativePrimary {
         let polling = std::env::var_os("RUST_CLUSTER_LOOP_POLL").is_none_or(|v| v != "0")
             && loop_watch::watch(&env, &on_events, primary.clone(), pending.clone()).is_ok();
         primary.set_loop_polling(polling);
-        Ok(NativePrimary { primary, pending })
+        let index = {
+            let mut all = PRIMARIES.write();
+            all.push(primary.clone());
+            all.len() as u32 - 1
+        };
+        Ok(NativePrimary {
+            primary,
+            pending,
+            index,
+        })
+    }
+
+    /// This primary's index, for `sendFrame` and `sendString`.
+    #[napi(getter)]
+    pub fn index(&self) -> u32 {
+        self.index
     }
 
     /// "rr", "none", "sticky" or "reuseport".
@@ -151,23 +198,6 @@ impl NativePrimary {
                 stdio: vec![],
             },
         }
-    }
-
-    /// Queues a serialized frame; `fd` (or -1) is a descriptor to pass with it, which is
-    /// duplicated (the caller keeps its own).
-    #[napi]
-    pub fn send(&self, id: u32, frame: Buffer, fd: i32, write_id: f64) -> f64 {
-        let fd = (fd >= 0).then_some(fd);
-        send_outcome(self.primary.send(id, frame.to_vec(), fd, write_id as u64))
-    }
-
-    /// `send` for a JSON frame (no descriptor).
-    #[napi]
-    pub fn send_string(&self, id: u32, frame: String, write_id: f64) -> f64 {
-        send_outcome(
-            self.primary
-                .send(id, frame.into_bytes(), None, write_id as u64),
-        )
     }
 
     /// The listener an `open` event asked for is listening on `fd` (duplicated).

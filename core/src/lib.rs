@@ -9,10 +9,12 @@
 //! - `reactor`: the I/O thread that ties them together (`reactor::serving`: the server
 //!   side of the protocol and connection handoff);
 //! - `reaper`: collecting exits;
-//! - `watchdog`: no worker outlives a primary that died.
+//! - `watchdog`: no worker outlives a primary that died;
+//! - `int_map`: maps keyed by the primary's own small integers.
 
 pub mod bytes;
 pub mod channel;
+pub mod int_map;
 pub mod protocol;
 pub mod reactor;
 pub mod reaper;

@@ -13,6 +13,7 @@
 //! so connection acknowledgements never wait on JavaScript.
 
 use crate::channel::{Flush, FrameDecoder, FrameKind, OutFrame, Serialization, Writer};
+use crate::int_map::IntMap;
 use crate::protocol::{self, Incoming};
 use crate::reaper::{self, Exit};
 use crate::scheduler::{RoundRobin, WorkerId};
@@ -21,7 +22,6 @@ use crate::spawn::{self, SpawnOptions};
 use crate::sys::{self, Epoll, EPOLLET, EPOLLIN, EPOLLOUT};
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -162,14 +162,14 @@ struct WorkerSlot {
     pidfd: Option<OwnedFd>,
     /// The primary knows the worker is leaving on purpose: no new servers for it.
     leaving: bool,
-    inflight: HashMap<u64, InFlight>,
+    inflight: IntMap<u64, InFlight>,
 }
 
 struct State {
-    workers: HashMap<WorkerId, WorkerSlot>,
+    workers: IntMap<WorkerId, WorkerSlot>,
     servers: ServerTable,
     /// Orphaned reuseport sockets by uid → their server.
-    orphans: HashMap<u32, u32>,
+    orphans: IntMap<u32, u32>,
     next_socket_uid: u32,
     read_buf: Vec<u8>,
     seq: u64,
@@ -234,9 +234,9 @@ impl Primary {
         epoll.add(wake.as_raw_fd(), EPOLLIN, TOKEN_WAKE)?;
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
-                workers: HashMap::new(),
+                workers: IntMap::default(),
                 servers: ServerTable::default(),
-                orphans: HashMap::new(),
+                orphans: IntMap::default(),
                 next_socket_uid: 0,
                 read_buf: vec![0u8; READ_CHUNK],
                 seq: 0,
@@ -327,7 +327,7 @@ impl Primary {
                 closing: false,
                 pidfd: Some(spawned.pidfd),
                 leaving: false,
-                inflight: HashMap::new(),
+                inflight: IntMap::default(),
             },
         );
         Ok((spawned.pid, spawned.stdio))

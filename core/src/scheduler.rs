@@ -3,7 +3,8 @@
 //! connection a worker refuses (or never answers because it died) goes to another.
 //! Pure bookkeeping over generic connections, so it is tested without sockets.
 
-use std::collections::{HashMap, VecDeque};
+use crate::int_map::IntMap;
+use std::collections::VecDeque;
 
 pub type WorkerId = u32;
 
@@ -28,7 +29,7 @@ pub struct RoundRobin<C> {
     /// Sticky mode: a connection goes to the worker its client address hashes to.
     sticky: bool,
     /// Sticky mode: connections waiting for their own (busy) worker.
-    queued: HashMap<WorkerId, VecDeque<(C, u64)>>,
+    queued: IntMap<WorkerId, VecDeque<(C, u64)>>,
     /// Sticky mode: clients hash to slots, not worker ids, and a joining worker fills the
     /// first vacant slot, so a replacement inherits exactly the clients of the worker it
     /// replaces.
@@ -42,7 +43,7 @@ impl<C> Default for RoundRobin<C> {
             free: VecDeque::new(),
             pending: VecDeque::new(),
             sticky: false,
-            queued: HashMap::new(),
+            queued: IntMap::default(),
             slots: Vec::new(),
         }
     }

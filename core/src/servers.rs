@@ -2,6 +2,7 @@
 //! `net._createServerHandle` / `dgram._createSocketHandle` / RoundRobinHandle create them,
 //! and the table of them keyed like Node (`address:port:addressType:fd:index`).
 
+use crate::int_map::IntMap;
 use crate::scheduler::{RoundRobin, WorkerId};
 use crate::sys;
 use nix::libc;
@@ -486,7 +487,7 @@ impl Server {
 /// Server slots by id (the id is what epoll reports) and by Node's key.
 #[derive(Default)]
 pub struct ServerTable {
-    by_id: HashMap<u32, Server>,
+    by_id: IntMap<u32, Server>,
     by_key: HashMap<String, u32>,
     next_id: u32,
 }
