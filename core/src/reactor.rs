@@ -27,6 +27,8 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 mod serving;
+#[cfg(test)]
+mod tests;
 
 /// Frames larger than this from a worker are a protocol error (Node has no limit; this is
 /// generous, and configurable).
