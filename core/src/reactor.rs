@@ -7,10 +7,11 @@
 //! disconnect) write straight to the socket without waking this thread.
 //!
 //! Where the JavaScript thread has an event loop that can watch a descriptor
-//! (`Primary::enable_loop_polling`), a worker's channel is read there instead, by the same
-//! code, until the primary first hands that worker a connection: a message then costs no
-//! hop between threads. From the first handoff on, the channel belongs to the I/O thread,
-//! so connection acknowledgements never wait on JavaScript.
+//! (`Primary::set_loop_polling`), a worker's channel is read there instead, by the same
+//! code, whenever the worker has no connection in flight: a message then costs no hop
+//! between threads. While the primary has handed the worker a connection it has not yet
+//! answered, the channel belongs to the I/O thread, so connection acknowledgements never
+//! wait on JavaScript.
 
 use crate::channel::{Flush, FrameDecoder, FrameKind, OutFrame, Serialization, Writer};
 use crate::int_map::IntMap;
@@ -275,7 +276,7 @@ impl Primary {
     }
 
     /// Whether workers spawned from now on have their channels read by `service_loop`
-    /// (until their first connection handoff) rather than by the I/O thread.
+    /// (whenever they have no connection in flight) rather than by the I/O thread.
     pub fn set_loop_polling(&self, on: bool) {
         self.inner.state.lock().loop_polling = on;
     }
@@ -472,6 +473,38 @@ impl State {
             if handled.is_err() {
                 eprintln!("rust-cluster: internal error while handling I/O (token {tok:#x})");
             }
+        }
+    }
+
+    /// Hands the channel of a worker with no connection in flight back to the event loop,
+    /// so its messages skip the hop between threads again; the next handoff takes it back
+    /// (`move_channel_to_io`) before the `newconn` goes out.
+    fn move_channel_to_loop(&mut self, epoll: &Epoll, id: WorkerId) {
+        if !self.loop_polling {
+            return;
+        }
+        let Some(slot) = self.workers.get_mut(&id) else {
+            return;
+        };
+        let Some(channel) = slot.channel.as_ref() else {
+            return;
+        };
+        if slot.on_loop || !slot.inflight.is_empty() {
+            return;
+        }
+        let fd = channel.as_raw_fd();
+        let events = if slot.watching_writes {
+            EPOLLIN | EPOLLOUT
+        } else {
+            EPOLLIN
+        };
+        if self
+            .loop_poller
+            .add(fd, events, token(KIND_CHANNEL, id))
+            .is_ok()
+        {
+            epoll.delete(fd);
+            slot.on_loop = true;
         }
     }
 

@@ -465,6 +465,7 @@ impl State {
             Some(conn) => self.hand_off(epoll, sid, id, conn),
             None => self.update_accepting(epoll, sid),
         }
+        self.move_channel_to_loop(epoll, id);
     }
 
     pub(super) fn remove_from_server(&mut self, epoll: &Epoll, sid: u32, id: WorkerId) {

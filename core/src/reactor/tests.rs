@@ -114,3 +114,125 @@ fn without_loop_polling_the_io_thread_reads_everything() {
     assert_eq!(frame_text(&got[0].1), r#"{"n":1}"#);
     assert!(got.iter().all(|(on_loop, _)| !on_loop), "{got:?}");
 }
+
+fn node_available() -> bool {
+    let found = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("node not on PATH: skipping a test with a real Node worker");
+    }
+    found
+}
+
+/// A real Node cluster worker (Node's own worker side) serving HTTP under round-robin.
+fn http_worker() -> SpawnOptions {
+    let script = r#"
+        require('cluster');
+        const server = require('http').createServer((req, res) => {
+          res.end('ok');
+          setImmediate(() => process.send({ served: true }));
+        });
+        server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+    "#;
+    // A file, not `node -e`: Node sets a worker up (`online`, `cluster.worker`) only when
+    // it runs a script.
+    let path = std::env::temp_dir().join(format!("rc-http-worker-{}.js", std::process::id()));
+    std::fs::write(&path, script).unwrap();
+    SpawnOptions {
+        program: "node".into(),
+        args: vec![path.to_string_lossy().into_owned()],
+        env: std::env::vars()
+            .chain([
+                ("NODE_UNIQUE_ID".into(), "1".into()),
+                ("NODE_CHANNEL_FD".into(), "3".into()),
+                ("NODE_CHANNEL_SERIALIZATION_MODE".into(), "json".into()),
+            ])
+            .collect(),
+        cwd: None,
+        uid: None,
+        gid: None,
+        stdio: vec![StdioSpec::Ignore, StdioSpec::Inherit, StdioSpec::Inherit],
+        channel_fd: 3,
+    }
+}
+
+#[test]
+fn a_worker_channel_is_read_by_the_io_thread_only_while_a_connection_is_in_flight() {
+    if !node_available() {
+        return;
+    }
+    let (tx, rx) = mpsc::channel();
+    let primary = Primary::start(Box::new(Recorder(parking_lot::Mutex::new(tx)))).unwrap();
+    primary.set_policy(Policy::RoundRobin);
+    primary.set_loop_polling(true);
+    primary
+        .spawn(1, http_worker(), Serialization::Json)
+        .unwrap();
+
+    let event_loop = Epoll::new().unwrap();
+    event_loop
+        .add(primary.loop_poller_fd(), EPOLLIN, 0)
+        .unwrap();
+    let mut listeners = Vec::new();
+    let mut ready = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // Plays the JavaScript side until `done` says so; returns what `done` returned.
+    let mut run_until = |done: &mut dyn FnMut(bool, &Event) -> bool| loop {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        event_loop.wait(&mut ready, 50).unwrap();
+        if !ready.is_empty() {
+            primary.service_loop();
+        }
+        for (on_loop, event) in rx.try_iter() {
+            if let Event::OpenListener { server, .. } = &event {
+                // What the facade does with net.Server#listen.
+                let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                primary.listener_opened(*server, listener.as_raw_fd());
+                listeners.push(listener);
+            }
+            if done(on_loop, &event) {
+                return;
+            }
+        }
+    };
+
+    let mut port = 0u16;
+    run_until(&mut |_, e| {
+        let text = frame_text(e);
+        if let Some(rest) = text.strip_prefix(r#"{"port":"#) {
+            port = rest.trim_end_matches('}').parse().unwrap();
+            return true;
+        }
+        false
+    });
+    assert_ne!(port, 0);
+
+    // One request: the connection is handed over (the channel moves to the I/O thread for
+    // the acknowledgement), then the worker's next message is read on the loop again.
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(&mut client, b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut client, &mut response).unwrap();
+    assert!(response.ends_with("ok"), "{response}");
+    let mut served_on_loop = None;
+    run_until(&mut |on_loop, e| {
+        if frame_text(e) == r#"{"served":true}"# {
+            served_on_loop = Some(on_loop);
+            return true;
+        }
+        false
+    });
+    assert_eq!(
+        served_on_loop,
+        Some(true),
+        "read by the I/O thread after the ack"
+    );
+
+    primary.kill(1, nix::libc::SIGKILL).unwrap();
+    run_until(&mut |_, e| matches!(e, Event::Exit { .. }));
+    let _ = std::fs::remove_file(
+        std::env::temp_dir().join(format!("rc-http-worker-{}.js", std::process::id())),
+    );
+}
