@@ -1,6 +1,8 @@
 'use strict';
 // IPC between the primary and its workers. BENCH_MODE selects the test:
 //   pingpong   round trips of a small object, primary <-> 1 worker (BENCH_N, default 20000)
+//   pingpong-http  the same with a worker that serves HTTP and has been handed 20
+//              round-robin connections first (a typical worker's channel)
 //   oneway     small messages worker -> primary (BENCH_N, default 200000), first to last received
 //   bulk       64 KiB strings worker -> primary (BENCH_N, default 1000), first to last received
 //   broadcast  primary sends to 4 workers, waits for every ack, repeats (BENCH_N, default 5000)
@@ -9,7 +11,7 @@ const cluster = require('rust-cluster');
 const { emit, intEnv, now } = require('./common');
 
 const MODE = process.env.BENCH_MODE;
-const DEFAULT_N = { pingpong: 20000, oneway: 200000, bulk: 1000, broadcast: 5000 };
+const DEFAULT_N = { pingpong: 20000, 'pingpong-http': 20000, oneway: 200000, bulk: 1000, broadcast: 5000 };
 const N = intEnv('BENCH_N', DEFAULT_N[MODE]);
 const WARMUP = 500;
 const BULK_BYTES = 64 * 1024;
@@ -21,7 +23,8 @@ if (cluster.isPrimary) {
   for (let i = 0; i < count; i++) workers.push(cluster.fork());
   let ready = 0;
   for (const worker of workers) {
-    worker.once('message', (message) => {
+    worker.once('message', async (message) => {
+      if (message.port) await connections(message.port, 20);
       if (message.ready && ++ready === count) run(workers).catch((err) => {
         console.error(err);
         process.exit(1);
@@ -35,6 +38,16 @@ if (cluster.isPrimary) {
 function finish(result) {
   emit('result', { mode: MODE, n: N, ...result });
   cluster.disconnect(() => process.exit(0));
+}
+
+/** `count` HTTP requests to `port`, each on a new connection. */
+async function connections(port, count) {
+  const http = require('node:http');
+  for (let i = 0; i < count; i++) {
+    await new Promise((resolve, reject) => {
+      http.get({ port, host: '127.0.0.1', agent: false }, (res) => res.resume().on('end', resolve)).on('error', reject);
+    });
+  }
 }
 
 /** Resolves after `rounds` request/ack exchanges with every worker. */
@@ -80,6 +93,7 @@ function receive(worker, n, what) {
 async function run(workers) {
   switch (MODE) {
     case 'pingpong':
+    case 'pingpong-http':
     case 'broadcast': {
       await exchange(workers, WARMUP);
       const t0 = now();
@@ -117,5 +131,10 @@ function worker() {
       default:
     }
   });
-  process.send({ ready: true });
+  if (MODE === 'pingpong-http') {
+    const server = require('node:http').createServer((req, res) => res.end('ok'));
+    server.listen(0, '127.0.0.1', () => process.send({ ready: true, port: server.address().port }));
+  } else {
+    process.send({ ready: true });
+  }
 }

@@ -7,6 +7,7 @@ const SCRIPT = path.join(__dirname, '..', 'scenarios', 'ipc.js');
 
 const CASES = [
   { mode: 'pingpong', name: 'ipc ping-pong, 1 worker', key: 'perSecond', label: 'round trips/s' },
+  { mode: 'pingpong-http', name: 'ipc ping-pong, 1 HTTP worker after 20 rr connections', key: 'perSecond', label: 'round trips/s' },
   { mode: 'oneway', name: 'ipc one-way small, worker->primary', key: 'perSecond', label: 'messages/s' },
   { mode: 'bulk', name: 'ipc 64 KiB strings, worker->primary', key: 'mbPerSecond', label: 'MB/s' },
   { mode: 'broadcast', name: 'ipc broadcast to 4 workers + acks', key: 'perSecond', label: 'broadcasts/s' },
