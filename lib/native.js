@@ -30,14 +30,29 @@ function openListener(event) {
 const KINDS = ['internal', 'message', 'disconnect', 'exit', 'written', 'error', 'open'];
 const CELLS_PER_EVENT = 5;
 
+// Every event has the same fields, in the same order (one hidden class), so the code that
+// reads them stays monomorphic and V8 does not keep re-optimizing it.
+function NativeEvent(kind, worker, payload) {
+  this.kind = kind;
+  this.worker = worker;
+  this.text = typeof payload === 'string' ? payload : undefined;
+  this.bytes = typeof payload === 'string' ? undefined : payload;
+  this.act = undefined;
+  this.fd = undefined;
+  this.handleType = undefined;
+  this.code = undefined;
+  this.signal = undefined;
+  this.writeIds = undefined;
+  this.message = undefined;
+  this.server = undefined;
+}
+
 function decode(cells, i) {
   const kind = KINDS[cells[i]];
   const payload = cells[i + 2];
   const a = cells[i + 3];
   const b = cells[i + 4];
-  const event = { kind, worker: cells[i + 1] };
-  if (typeof payload === 'string') event.text = payload;
-  else if (payload !== undefined) event.bytes = payload;
+  const event = new NativeEvent(kind, cells[i + 1], payload);
   switch (kind) {
     case 'internal': event.act = a; break;
     case 'message': event.fd = a; event.handleType = b; break;
