@@ -121,19 +121,6 @@ const label = (c) => [c.stage, c.stage === 'bootstrap' ? 'exit 9' : c.how, c.hal
 // rust-cluster must emit no 'error' at all.
 const BUILTIN_WRITE_ERRORS = new Set(['EPIPE', 'ECONNRESET', 'ERR_IPC_CHANNEL_CLOSED']);
 
-function parseEvents(proc) {
-  const events = [];
-  for (const line of proc.lines) {
-    if (!line.startsWith('{')) continue;
-    try {
-      events.push(JSON.parse(line));
-    } catch {
-      // not ours
-    }
-  }
-  return events;
-}
-
 async function runCrash(t, impl, c) {
   const PORT = await getFreePort();
   let SOLO_PORT = await getFreePort();
@@ -196,7 +183,7 @@ async function runCrash(t, impl, c) {
     assert.deepStrictEqual(await proc.waitForExit(), { code: 0, signal: null });
     await proc.waitForNoProcesses({ timeout: DEADLINE });
 
-    const events = parseEvents(proc);
+    const events = proc.jsonLines();
     const line = (ev) => {
       const found = events.filter((e) => e.ev === ev && e.scope === undefined);
       assert.strictEqual(found.length, 1, `one "${ev}" line`);

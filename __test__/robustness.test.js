@@ -20,16 +20,7 @@ async function run(t, name, { env = {}, impl = 'rust', nodeArgs = [], timeout = 
   const { code, signal } = await proc.waitForExit({ timeout });
   // Every worker (and grandchild) is gone too, without help.
   await proc.waitForNoProcesses({ timeout: 10000 });
-  const events = [];
-  for (const line of proc.lines) {
-    if (!line.startsWith('{')) continue;
-    try {
-      events.push(JSON.parse(line));
-    } catch {
-      // not ours
-    }
-  }
-  return { proc, code, signal, events, output: proc.output() };
+  return { proc, code, signal, events: proc.jsonLines(), output: proc.output() };
 }
 
 function only(events, ev, who) {

@@ -184,6 +184,19 @@ function start(script, options = {}) {
       return found;
     },
     /** All lines (from `from`) matching, as { line, index, match }. */
+    /** The output lines that are JSON objects (the fixtures' event lines), parsed. */
+    jsonLines() {
+      const parsed = [];
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        try {
+          parsed.push(JSON.parse(line));
+        } catch {
+          // not an event line
+        }
+      }
+      return parsed;
+    },
     grep(matcher, { from = 0 } = {}) {
       const hits = [];
       for (let i = from; i < lines.length; i++) {

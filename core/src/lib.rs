@@ -24,6 +24,8 @@ pub mod signals;
 pub mod spawn;
 pub mod sys;
 #[cfg(test)]
+mod test_node;
+#[cfg(test)]
 mod test_rng;
 pub mod v8_codec;
 pub mod watchdog;

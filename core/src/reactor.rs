@@ -480,54 +480,47 @@ impl State {
     /// so its messages skip the hop between threads again; the next handoff takes it back
     /// (`move_channel_to_io`) before the `newconn` goes out.
     fn move_channel_to_loop(&mut self, epoll: &Epoll, id: WorkerId) {
-        if !self.loop_polling {
-            return;
-        }
-        let Some(slot) = self.workers.get_mut(&id) else {
-            return;
-        };
-        let Some(channel) = slot.channel.as_ref() else {
-            return;
-        };
-        if slot.on_loop || !slot.inflight.is_empty() {
-            return;
-        }
-        let fd = channel.as_raw_fd();
-        let events = if slot.watching_writes {
-            EPOLLIN | EPOLLOUT
-        } else {
-            EPOLLIN
-        };
-        if self
-            .loop_poller
-            .add(fd, events, token(KIND_CHANNEL, id))
-            .is_ok()
-        {
-            epoll.delete(fd);
-            slot.on_loop = true;
+        let idle = self
+            .workers
+            .get(&id)
+            .is_some_and(|slot| slot.inflight.is_empty());
+        if self.loop_polling && idle {
+            self.move_channel(epoll, id, true);
         }
     }
 
     /// Hands a channel the event loop watched over to the I/O thread (see the module doc).
     fn move_channel_to_io(&mut self, epoll: &Epoll, id: WorkerId) {
+        self.move_channel(epoll, id, false);
+    }
+
+    /// Moves a channel's registration (with its write interest) between the I/O thread's
+    /// epoll and the loop poller; registered in the new set before leaving the old one, so
+    /// readiness is never missed.
+    fn move_channel(&mut self, epoll: &Epoll, id: WorkerId, to_loop: bool) {
         let Some(slot) = self.workers.get_mut(&id) else {
             return;
         };
         let Some(channel) = slot.channel.as_ref() else {
             return;
         };
-        if !slot.on_loop {
+        if slot.on_loop == to_loop {
             return;
         }
+        let (from, to) = if to_loop {
+            (epoll, &self.loop_poller)
+        } else {
+            (&self.loop_poller, epoll)
+        };
         let fd = channel.as_raw_fd();
         let events = if slot.watching_writes {
             EPOLLIN | EPOLLOUT
         } else {
             EPOLLIN
         };
-        if epoll.add(fd, events, token(KIND_CHANNEL, id)).is_ok() {
-            self.loop_poller.delete(fd);
-            slot.on_loop = false;
+        if to.add(fd, events, token(KIND_CHANNEL, id)).is_ok() {
+            from.delete(fd);
+            slot.on_loop = to_loop;
         }
     }
 

@@ -907,6 +907,7 @@ fn varint_size(mut v: u32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_node::node_available;
     use std::io::{Read, Write};
     use std::os::fd::OwnedFd;
     use std::os::unix::net::UnixStream;
@@ -1713,17 +1714,6 @@ mod tests {
     }
 
     // ------------------------------------------------------ live Node
-
-    fn node_available() -> bool {
-        let found = Command::new("node")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            eprintln!("node not on PATH: skipping Node interop test");
-        }
-        found
-    }
 
     /// Runs `node -e script` with `input` on stdin; returns stdout lines.
     fn run_node(script: &str, input: &str) -> Vec<String> {

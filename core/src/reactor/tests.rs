@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::spawn::StdioSpec;
+use crate::test_node::node_available;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -115,15 +116,8 @@ fn without_loop_polling_the_io_thread_reads_everything() {
     assert!(got.iter().all(|(on_loop, _)| !on_loop), "{got:?}");
 }
 
-fn node_available() -> bool {
-    let found = std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("node not on PATH: skipping a test with a real Node worker");
-    }
-    found
+fn http_worker_script() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("rc-http-worker-{}.js", std::process::id()))
 }
 
 /// A real Node cluster worker (Node's own worker side) serving HTTP under round-robin.
@@ -138,7 +132,7 @@ fn http_worker() -> SpawnOptions {
     "#;
     // A file, not `node -e`: Node sets a worker up (`online`, `cluster.worker`) only when
     // it runs a script.
-    let path = std::env::temp_dir().join(format!("rc-http-worker-{}.js", std::process::id()));
+    let path = http_worker_script();
     std::fs::write(&path, script).unwrap();
     SpawnOptions {
         program: "node".into(),
@@ -232,7 +226,5 @@ fn a_worker_channel_is_read_by_the_io_thread_only_while_a_connection_is_in_fligh
 
     primary.kill(1, nix::libc::SIGKILL).unwrap();
     run_until(&mut |_, e| matches!(e, Event::Exit { .. }));
-    let _ = std::fs::remove_file(
-        std::env::temp_dir().join(format!("rc-http-worker-{}.js", std::process::id())),
-    );
+    let _ = std::fs::remove_file(http_worker_script());
 }
