@@ -51,6 +51,12 @@ struct QueuedFd {
     end: u64,
 }
 
+/// What a drained buffer or queue keeps of its capacity. A worker that once sent or was
+/// sent a burst (a long message, thousands of queued frames) would otherwise hold the
+/// burst's high-water mark for the rest of its life: memory that is never used again.
+const RETAINED_BUFFER_BYTES: usize = 64 * 1024;
+const RETAINED_QUEUED_FRAMES: usize = 256;
+
 /// Splits the incoming byte stream into frames and keeps received descriptors with the
 /// stream position they arrived at, so a NODE_HANDLE frame takes the descriptor that came
 /// with its bytes, and descriptors no frame claimed (a peer may attach one to any bytes)
@@ -91,17 +97,28 @@ impl FrameDecoder {
             self.scan -= self.start;
             self.base += self.start as u64;
             self.start = 0;
+            self.release_excess();
         } else if self.start > 64 * 1024 && self.start * 2 > self.buf.len() {
             self.buf.drain(..self.start);
             self.scan -= self.start;
             self.base += self.start as u64;
             self.start = 0;
+            self.release_excess();
         }
         let start = self.base + self.buf.len() as u64;
         let end = start + data.len() as u64;
         self.buf.extend_from_slice(data);
         self.fds
             .extend(fds.into_iter().map(|fd| QueuedFd { fd, start, end }));
+    }
+
+    /// Gives back what a long message left of the buffer's capacity; leaves room to spare
+    /// so a steady stream does not reallocate on every read.
+    fn release_excess(&mut self) {
+        let keep = RETAINED_BUFFER_BYTES.max(self.buf.len() * 2);
+        if self.buf.capacity() > keep * 2 {
+            self.buf.shrink_to(keep);
+        }
     }
 
     /// Records the frame being returned and closes descriptors that arrived entirely
@@ -301,7 +318,10 @@ impl Writer {
         while self.unacked.is_none() {
             match self.held.pop_front() {
                 Some(frame) => self.admit(frame),
-                None => break,
+                None => {
+                    self.held.shrink_to(RETAINED_QUEUED_FRAMES);
+                    break;
+                }
             }
         }
     }
@@ -349,6 +369,7 @@ impl Writer {
                 Err(e) => return Err(e),
             }
         }
+        self.ready.shrink_to(RETAINED_QUEUED_FRAMES);
         Ok(Flush::Done)
     }
 
@@ -538,6 +559,55 @@ mod tests {
         let got = reader.join().unwrap();
         assert_eq!(got.len(), big.len() + 5);
         assert!(got.ends_with(b"tail\n"));
+    }
+
+    #[test]
+    fn a_drained_burst_gives_its_queue_capacity_back() {
+        let (a, b) = UnixStream::pair().unwrap();
+        sys::set_nonblocking(a.as_raw_fd()).unwrap();
+        let mut w = Writer::new();
+        for i in 1..=50_000 {
+            w.push(plain("{\"i\":1}\n", i));
+        }
+        let mut done = Vec::new();
+        assert!(matches!(
+            w.flush(a.as_raw_fd(), &mut done).unwrap(),
+            Flush::Blocked
+        ));
+        assert!(w.ready.capacity() >= 10_000);
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            (&b).read_to_end(&mut got).unwrap();
+            got.len()
+        });
+        while let Flush::Blocked = w.flush(a.as_raw_fd(), &mut done).unwrap() {
+            std::thread::yield_now();
+        }
+        assert_eq!(done.len(), 50_000);
+        assert!(w.ready.capacity() <= RETAINED_QUEUED_FRAMES * 2);
+        drop(a);
+        assert_eq!(reader.join().unwrap(), 50_000 * 8);
+    }
+
+    #[test]
+    fn a_long_message_does_not_keep_its_buffer() {
+        let mut dec = FrameDecoder::new(Serialization::Json, 64 << 20);
+        let long = "x".repeat(8 << 20) + "\n";
+        dec.feed(long.as_bytes(), vec![]);
+        dec.feed(b"{\"next\":", vec![]);
+        assert_eq!(dec.next_frame().unwrap().unwrap().len(), 8 << 20);
+        assert!(dec.next_frame().unwrap().is_none());
+        // The long line is consumed, half a message waits: the buffer shrinks on the next
+        // read, and the waiting half is kept.
+        dec.feed(b"1}\n", vec![]);
+        assert!(dec.buf.capacity() <= 4 * RETAINED_BUFFER_BYTES);
+        assert_eq!(lines(&mut dec), vec!["{\"next\":1}"]);
+        dec.feed(&long.as_bytes()[..1 << 20], vec![]);
+        dec.feed(b"", vec![]);
+        assert!(
+            dec.buf.capacity() >= 1 << 20,
+            "a message still arriving keeps its room"
+        );
     }
 }
 
