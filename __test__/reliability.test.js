@@ -18,11 +18,11 @@ function alive(pid) {
   }
 }
 
-async function until(predicate, what, timeout = 15000) {
+async function until(predicate, what, timeout = 15000, every = 25) {
   const deadline = Date.now() + timeout;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, every));
   }
 }
 
@@ -36,8 +36,13 @@ test('primary SIGKILLed: every worker goes, even one stuck in an infinite loop',
     pids.push(Number(match[1]));
   }
   await proc.waitFor(/^stuck 1$/);
+  const killedAt = process.hrtime.bigint();
   proc.kill('SIGKILL');
-  await until(() => pids.every((pid) => !alive(pid)), 'the workers to go');
+  await until(() => pids.every((pid) => !alive(pid)), 'the workers to go', 15000, 5);
+  // The watchdog gives workers 500 ms to go by themselves, then SIGKILLs them.
+  const goneMs = Number(process.hrtime.bigint() - killedAt) / 1e6;
+  t.diagnostic(`workers gone ${goneMs.toFixed(0)} ms after the primary's SIGKILL`);
+  assert.ok(goneMs < 1000, `the workers outlived the primary by ${goneMs.toFixed(0)} ms`);
   // The responsive worker saw its channel close and exited by itself, with code 0.
   assert.strictEqual(fs.readFileSync(path.join(markers, '2'), 'utf8'), 'exit 0');
   // The stuck one never ran its exit handler: it was killed.
