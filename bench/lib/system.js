@@ -30,11 +30,15 @@ function cpuSeconds(pid) {
   }
 }
 
-/** Resident set size of a process in MiB, or null if it is gone. */
-function rssMiB(pid) {
+/**
+ * Resident set size of a process in MiB, or null if it is gone. `part` picks a share of it
+ * from /proc/<pid>/status: 'VmRSS' (all of it) or 'RssAnon' (private memory: the heaps;
+ * the rest is mostly code mapped from files, shared with other processes and evictable).
+ */
+function rssMiB(pid, part = 'VmRSS') {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
-    const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    const match = new RegExp(`^${part}:\\s+(\\d+) kB`, 'm').exec(status);
     return match ? Number(match[1]) / 1024 : null;
   } catch {
     return null;

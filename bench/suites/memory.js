@@ -1,5 +1,6 @@
 'use strict';
-// 4. memory: the primary's RSS with 4 idle workers, and its peak RSS under HTTP load
+// 4. memory: the primary's RSS with 4 idle workers (all of it, and its anonymous part), and
+// its peak RSS under HTTP load
 // (policy rr, a new connection per request: the primary accepts every connection).
 const path = require('node:path');
 const { start, sleep } = require('../lib/proc');
@@ -18,6 +19,7 @@ async function measure(impl, config) {
     const { port, pid } = await proc.waitFor('ready', { timeout: 30000 });
     await sleep(1000);
     const idleMiB = rssMiB(pid);
+    const idleAnonMiB = rssMiB(pid, 'RssAnon');
     let peak = 0;
     const sampler = setInterval(() => {
       peak = Math.max(peak, rssMiB(pid) ?? 0);
@@ -29,7 +31,7 @@ async function measure(impl, config) {
     }
     const last = rssMiB(pid);
     if (idleMiB == null || last == null) throw new Error(`the primary (pid ${pid}) died during the run: ${proc.output.slice(-20).join('\n')}`);
-    return { idleMiB, loadMiB: Math.max(peak, last) };
+    return { idleMiB, idleAnonMiB, loadMiB: Math.max(peak, last) };
   } finally {
     await proc.cleanup();
   }
@@ -43,6 +45,7 @@ module.exports = {
       impls: ['builtin', 'rust'],
       metrics: [
         { key: 'idleMiB', label: 'primary RSS idle MiB', better: 'lower' },
+        { key: 'idleAnonMiB', label: 'primary RSS idle, anonymous MiB', better: 'lower' },
         { key: 'loadMiB', label: 'primary RSS peak under load MiB', better: 'lower' },
       ],
       run: (impl) => measure(impl, config),
