@@ -391,7 +391,39 @@ function get(port, { path: urlPath = '/', host = '127.0.0.1', timeout = DEFAULT_
 }
 
 /** A currently free TCP port (for examples that do not print the port they listen on). */
-function getFreePort() {
+/**
+ * A port that is free now and that nothing else in the suite will take before the test
+ * uses it (for tests that need a fixed number, e.g. for a replacement worker). A port from
+ * listen(0) is not: the kernel hands the same range out to every listen(0) and outgoing
+ * connection, of concurrent subtests too. So the port comes from below that range
+ * (net.ipv4.ip_local_port_range), in turn from a random start, and is probed before use.
+ */
+const FIXED_PORTS = (() => {
+  let ephemeralStart = 32768;
+  try {
+    ephemeralStart = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    // not Linux, or no /proc: the usual default
+  }
+  const low = Math.max(1024, ephemeralStart - 20000);
+  return { low, size: ephemeralStart - low, next: crypto.randomInt(Math.max(1, ephemeralStart - low)) };
+})();
+
+function probe(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
+  });
+}
+
+async function getFreePort() {
+  for (let tries = 0; FIXED_PORTS.size >= 1000 && tries < 200; tries++) {
+    const port = FIXED_PORTS.low + (FIXED_PORTS.next++ % FIXED_PORTS.size);
+    if (await probe(port)) return port;
+  }
+  // A machine whose ephemeral range starts very low: take one from the kernel.
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
