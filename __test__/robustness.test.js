@@ -139,7 +139,7 @@ test('100,000 messages each way (a burst from the worker, then from the primary)
   assert.deepStrictEqual(result.toWorker, { received: 100000, outOfOrder: 0 });
   assert.strictEqual(result.fdsAfter, result.fdsBefore);
   // Measured (settled, see fixtures/robustness/settled-rss.js): -0.1 to +3.7 MiB of RSS
-  // (Node's built-in: +50 to +84 MiB); keeping the frames, or a queue's capacity after
+  // (Node's built-in: +50 to +69 MiB); keeping the frames, or a queue's capacity after
   // the burst, would be > 5 MiB.
   assert.ok(result.rssGrowthMiB < 5, `RSS grew by ${result.rssGrowthMiB} MiB`);
   assert.deepStrictEqual(only(events, 'error'), []);

@@ -71,11 +71,16 @@ fn stdio_spec(s: &str) -> StdioSpec {
 /// Every primary of this process (one per JavaScript environment using the module), by
 /// index. The per-message calls (`sendString`, `sendFrame`) are free functions taking this
 /// index rather than methods: napi-rs tracks a borrow of `this` on every method call, which
-/// cost more than the rest of a small send.
-static PRIMARIES: parking_lot::RwLock<Vec<Primary>> = parking_lot::const_rwlock(Vec::new());
+/// cost more than the rest of a small send. A slot is emptied when its `NativePrimary` is
+/// finalized (its environment is gone).
+static PRIMARIES: parking_lot::RwLock<Vec<Option<Primary>>> = parking_lot::const_rwlock(Vec::new());
 
 fn with_primary(index: u32, f: impl FnOnce(&Primary) -> f64) -> f64 {
-    match PRIMARIES.read().get(index as usize) {
+    match PRIMARIES
+        .read()
+        .get(index as usize)
+        .and_then(Option::as_ref)
+    {
         Some(primary) => f(primary),
         None => -(nix_einval() as f64),
     }
@@ -106,6 +111,14 @@ pub struct NativePrimary {
     index: u32,
 }
 
+impl Drop for NativePrimary {
+    fn drop(&mut self) {
+        if let Some(slot) = PRIMARIES.write().get_mut(self.index as usize) {
+            *slot = None;
+        }
+    }
+}
+
 #[napi]
 impl NativePrimary {
     #[napi(constructor)]
@@ -120,7 +133,7 @@ impl NativePrimary {
         primary.set_loop_polling(polling);
         let index = {
             let mut all = PRIMARIES.write();
-            all.push(primary.clone());
+            all.push(Some(primary.clone()));
             all.len() as u32 - 1
         };
         Ok(NativePrimary {

@@ -183,7 +183,6 @@ function start(script, options = {}) {
       }
       return found;
     },
-    /** All lines (from `from`) matching, as { line, index, match }. */
     /** The output lines that are JSON objects (the fixtures' event lines), parsed. */
     jsonLines() {
       const parsed = [];
@@ -197,6 +196,7 @@ function start(script, options = {}) {
       }
       return parsed;
     },
+    /** All lines (from `from`) matching, as { line, index, match }. */
     grep(matcher, { from = 0 } = {}) {
       const hits = [];
       for (let i = from; i < lines.length; i++) {
@@ -390,13 +390,13 @@ function get(port, { path: urlPath = '/', host = '127.0.0.1', timeout = DEFAULT_
   });
 }
 
-/** A currently free TCP port (for examples that do not print the port they listen on). */
 /**
- * A port that is free now and that nothing else in the suite will take before the test
- * uses it (for tests that need a fixed number, e.g. for a replacement worker). A port from
- * listen(0) is not: the kernel hands the same range out to every listen(0) and outgoing
- * connection, of concurrent subtests too. So the port comes from below that range
- * (net.ipv4.ip_local_port_range), in turn from a random start, and is probed before use.
+ * A TCP port that is free now and that nothing else in the suite will take before the test
+ * uses it (for tests that need a fixed number: examples that do not print their port, a
+ * replacement worker on the same port). A port from listen(0) is not: the kernel hands the
+ * same range out to every listen(0) and outgoing connection, of concurrent subtests too.
+ * So the port comes from below that range (net.ipv4.ip_local_port_range), in turn from a
+ * random start, and is probed before use.
  */
 const FIXED_PORTS = (() => {
   let ephemeralStart = 32768;
@@ -409,30 +409,28 @@ const FIXED_PORTS = (() => {
   return { low, size: ephemeralStart - low, next: crypto.randomInt(Math.max(1, ephemeralStart - low)) };
 })();
 
+/** Listens on `port` (0: any) and closes again; resolves with the port, or null if taken. */
 function probe(port) {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', () => resolve(false));
-    server.listen(port, () => server.close(() => resolve(true)));
+    server.on('error', () => resolve(null));
+    server.listen(port, () => {
+      const got = server.address().port;
+      server.close(() => resolve(got));
+    });
   });
 }
 
 async function getFreePort() {
   for (let tries = 0; FIXED_PORTS.size >= 1000 && tries < 200; tries++) {
-    const port = FIXED_PORTS.low + (FIXED_PORTS.next++ % FIXED_PORTS.size);
-    if (await probe(port)) return port;
+    const port = await probe(FIXED_PORTS.low + (FIXED_PORTS.next++ % FIXED_PORTS.size));
+    if (port !== null) return port;
   }
   // A machine whose ephemeral range starts very low: take one from the kernel.
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+  const port = await probe(0);
+  if (port === null) throw new Error('no free TCP port');
+  return port;
 }
 
 module.exports = {

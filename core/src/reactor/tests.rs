@@ -24,6 +24,22 @@ impl EventSink for Recorder {
     }
 }
 
+/// A primary whose events are recorded, each with whether the event loop read it.
+fn recorded_primary() -> (Primary, mpsc::Receiver<(bool, Event)>) {
+    let (tx, rx) = mpsc::channel();
+    let primary = Primary::start(Box::new(Recorder(parking_lot::Mutex::new(tx)))).unwrap();
+    (primary, rx)
+}
+
+/// The test's stand-in for Node's event loop: an epoll set watching the loop poller.
+fn event_loop_of(primary: &Primary) -> Epoll {
+    let event_loop = Epoll::new().unwrap();
+    event_loop
+        .add(primary.loop_poller_fd(), EPOLLIN, 0)
+        .unwrap();
+    event_loop
+}
+
 fn sh(script: &str) -> SpawnOptions {
     SpawnOptions {
         program: "/bin/sh".into(),
@@ -48,18 +64,14 @@ fn frame_text(event: &Event) -> String {
 
 #[test]
 fn a_loop_owned_channel_is_read_only_by_service_loop_and_exit_comes_after() {
-    let (tx, rx) = mpsc::channel();
-    let primary = Primary::start(Box::new(Recorder(parking_lot::Mutex::new(tx)))).unwrap();
+    let (primary, rx) = recorded_primary();
     primary.set_loop_polling(true);
     // Three frames, then wait for the primary to close the channel, then exit 0.
     let script = r#"printf '{"cmd":"NODE_CLUSTER","act":"online","seq":0}\n{"n":1}\n{"n":2}\n' >&3; cat <&3 >/dev/null"#;
     primary.spawn(1, sh(script), Serialization::Json).unwrap();
 
     // Play the event loop: wait until the loop poller is readable, then service it.
-    let event_loop = Epoll::new().unwrap();
-    event_loop
-        .add(primary.loop_poller_fd(), EPOLLIN, 0)
-        .unwrap();
+    let event_loop = event_loop_of(&primary);
     let mut got = Vec::new();
     let mut ready = Vec::new();
     while got.len() < 3 {
@@ -100,8 +112,7 @@ fn a_loop_owned_channel_is_read_only_by_service_loop_and_exit_comes_after() {
 
 #[test]
 fn without_loop_polling_the_io_thread_reads_everything() {
-    let (tx, rx) = mpsc::channel();
-    let primary = Primary::start(Box::new(Recorder(parking_lot::Mutex::new(tx)))).unwrap();
+    let (primary, rx) = recorded_primary();
     primary
         .spawn(2, sh(r#"printf '{"n":1}\n' >&3"#), Serialization::Json)
         .unwrap();
@@ -157,18 +168,14 @@ fn a_worker_channel_is_read_by_the_io_thread_only_while_a_connection_is_in_fligh
     if !node_available() {
         return;
     }
-    let (tx, rx) = mpsc::channel();
-    let primary = Primary::start(Box::new(Recorder(parking_lot::Mutex::new(tx)))).unwrap();
+    let (primary, rx) = recorded_primary();
     primary.set_policy(Policy::RoundRobin);
     primary.set_loop_polling(true);
     primary
         .spawn(1, http_worker(), Serialization::Json)
         .unwrap();
 
-    let event_loop = Epoll::new().unwrap();
-    event_loop
-        .add(primary.loop_poller_fd(), EPOLLIN, 0)
-        .unwrap();
+    let event_loop = event_loop_of(&primary);
     let mut listeners = Vec::new();
     let mut ready = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
