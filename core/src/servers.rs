@@ -122,8 +122,10 @@ fn errno_of(e: &io::Error) -> i32 {
 /// Errors are libuv-style negative errno values, which the worker turns into Node's error.
 pub fn open(req: &BindRequest, listen: bool) -> Result<Listener, i32> {
     if let Some(fd) = req.fd {
-        // Node opens the descriptor number as the primary sees it.
+        // Node opens the descriptor number as the primary sees it, and libuv's
+        // uv_tcp_open / uv_pipe_open make it non-blocking.
         let fd = sys::dup_cloexec(fd as i32).map_err(|_| -libc::EINVAL)?;
+        sys::set_nonblocking(fd.as_raw_fd()).map_err(|e| errno_of(&e))?;
         if listen {
             sys::listen(fd.as_raw_fd(), req.backlog.unwrap_or(DEFAULT_BACKLOG))
                 .map_err(|e| errno_of(&e))?;
@@ -594,6 +596,48 @@ mod tests {
         drop(listener);
         assert!(!path.exists());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn is_nonblocking(fd: &OwnedFd) -> bool {
+        sys::status_flags(fd.as_raw_fd()).unwrap() & libc::O_NONBLOCK != 0
+    }
+
+    /// A worker shares the file status flags of every descriptor it is passed; libuv makes
+    /// each socket non-blocking, and a blocking one freezes the worker's loop in accept4.
+    #[test]
+    fn every_socket_handed_to_workers_is_nonblocking() {
+        let shared = open(&tcp_request(Some("127.0.0.1"), 0), false).unwrap();
+        assert!(is_nonblocking(&shared.fd), "shared TCP");
+        let reuse = open_reuseport(&tcp_request(Some("127.0.0.1"), 0), 0).unwrap();
+        assert!(is_nonblocking(&reuse.fd), "reuseport");
+        let udp = BindRequest {
+            transport: Transport::Udp { v6: false },
+            address_type: json!("udp4"),
+            ..tcp_request(Some("127.0.0.1"), 0)
+        };
+        assert!(is_nonblocking(&open(&udp, false).unwrap().fd), "udp");
+        let path = std::env::temp_dir().join(format!("rc-nb-{}.sock", std::process::id()));
+        let unix = BindRequest {
+            address: Some(path.to_string_lossy().into_owned()),
+            transport: Transport::Unix,
+            address_type: json!(-1),
+            ..tcp_request(None, -1)
+        };
+        assert!(is_nonblocking(&open(&unix, false).unwrap().fd), "unix");
+
+        // A descriptor the worker names by number (listen({ fd })), opened blocking.
+        let (blocking, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let by_fd = BindRequest {
+            fd: Some(blocking.as_raw_fd() as i64),
+            ..tcp_request(None, 0)
+        };
+        assert!(is_nonblocking(&open(&by_fd, false).unwrap().fd), "fd");
+
+        let listener = open(&tcp_request(Some("127.0.0.1"), 0), true).unwrap();
+        let port = sockname(&listener.fd).unwrap()["port"].as_u64().unwrap() as u16;
+        let _client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (conn, _) = sys::accept(listener.fd.as_raw_fd()).unwrap().unwrap();
+        assert!(is_nonblocking(&conn), "accepted connection");
     }
 
     #[test]

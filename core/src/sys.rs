@@ -47,9 +47,16 @@ pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((owned(fds[0]), owned(fds[1])))
 }
 
+/// The file status flags (`O_NONBLOCK`, the access mode, ...), shared by every descriptor
+/// of the same open file, in this process or in a worker it was passed to.
+pub fn status_flags(fd: RawFd) -> io::Result<libc::c_int> {
+    // SAFETY: F_GETFL on a descriptor touches no memory.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })
+}
+
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor we hold; F_GETFL/F_SETFL touch no memory.
-    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let flags = status_flags(fd)?;
+    // SAFETY: fcntl on a descriptor we hold; F_SETFL touches no memory.
     cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
     Ok(())
 }
@@ -391,10 +398,13 @@ impl SockAddr {
     }
 }
 
+/// A new socket, close-on-exec and non-blocking as libuv's `uv__socket` makes every one:
+/// a worker that receives it shares its file status flags, and libuv's loop in the worker
+/// relies on accept and read failing with EAGAIN rather than blocking.
 pub fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: socket returns a new descriptor.
     Ok(owned(cvt(unsafe {
-        libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0)
+        libc::socket(domain, ty | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0)
     })?))
 }
 
@@ -450,7 +460,8 @@ pub fn getsockname(fd: RawFd) -> io::Result<SockAddr> {
     Ok(addr)
 }
 
-/// Accepts one pending connection (close-on-exec), `None` when none is waiting.
+/// Accepts one pending connection, close-on-exec and non-blocking as libuv's `uv__accept`
+/// accepts (the worker it is handed to shares those flags), `None` when none is waiting.
 pub fn accept(fd: RawFd) -> io::Result<Option<(OwnedFd, SockAddr)>> {
     // SAFETY: as getsockname: the kernel fills at most `len` bytes of storage.
     let mut addr = SockAddr {
@@ -462,7 +473,7 @@ pub fn accept(fd: RawFd) -> io::Result<Option<(OwnedFd, SockAddr)>> {
             fd,
             &mut addr.storage as *mut _ as *mut libc::sockaddr,
             &mut addr.len,
-            libc::SOCK_CLOEXEC,
+            libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
         )
     };
     if ret < 0 {
