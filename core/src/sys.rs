@@ -228,6 +228,22 @@ pub fn try_reap(pid: i32) -> io::Result<Option<ExitStatus>> {
     }
 }
 
+/// Waits for `pid` (a child of ours) to exit and reaps it.
+pub fn reap_blocking(pid: i32) -> io::Result<ExitStatus> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes one int through a valid pointer.
+        match cvt(unsafe { libc::waitpid(pid, &mut status, 0) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok(_) if libc::WIFSIGNALED(status) => {
+                return Ok(ExitStatus::Signal(libc::WTERMSIG(status)))
+            }
+            Ok(_) => return Ok(ExitStatus::Code(libc::WEXITSTATUS(status))),
+        }
+    }
+}
+
 pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
     // SAFETY: kill takes plain integers.
     cvt(unsafe { libc::kill(pid, signal) }).map(|_| ())
