@@ -370,6 +370,7 @@ test('ESM: default and named imports of rust-cluster, in the primary and in work
   const primary = await waitEvent(proc, (e) => e.ev === 'primary');
   assert.deepEqual(primary, {
     ev: 'primary', isPrimary: true, isWorker: false, clusterIsPrimary: true, sameAsRequire: true, sticky: 4,
+    named: [2, 3, 4],
   });
   const messages = await waitEvents(proc, (e) => e.ev === 'message', 2);
   const byRole = Object.fromEntries(messages.map((m) => [m.msg.role, m]));
@@ -383,6 +384,7 @@ test('ESM: default and named imports of rust-cluster, in the primary and in work
       sameAsRequire: true, // the same module object as require('rust-cluster')
       builtin: true, // which, in a worker, is Node's own worker-side cluster
       forkType: 'function',
+      named: [2, 3, 4], // the policy constants, in a worker too
     });
   }
   assert.deepEqual(Object.values(byRole).map((m) => m.from).sort(), [1, 2]);
