@@ -171,6 +171,11 @@ class WorkerProcess extends EventEmitter {
     }
   }
 
+  // ChildProcess's: `using proc = ...` kills it at the end of the scope unless killed.
+  [Symbol.dispose]() {
+    if (!this.killed) this.kill();
+  }
+
   kill(sig) {
     const signal = sig === 0 ? sig : signalNumber(sig === undefined ? 'SIGTERM' : sig);
     if (!this._exited && this.pid !== undefined) {
