@@ -1,5 +1,8 @@
-//! The syscall boundary: every `unsafe` block of the core lives here, each one a thin
-//! wrapper that turns a libc call into an `io::Result` over owned file descriptors.
+//! The syscall boundary: each function is a thin wrapper that turns a libc call into an
+//! `io::Result` over owned file descriptors. Every `unsafe` block of the core lives here,
+//! but for code that runs in a child between fork and exec or exit, where only
+//! async-signal-safe calls are allowed: `spawn`'s `pre_exec` (which calls back into here)
+//! and the `watchdog`'s whole life; each of those blocks has its own SAFETY comment.
 
 use nix::libc;
 use std::io;
