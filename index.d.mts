@@ -20,6 +20,10 @@ export type Worker = cluster.Worker;
 export declare const SCHED_NONE: number;
 /** `cluster.SCHED_RR`: round-robin distribution by the primary. */
 export declare const SCHED_RR: number;
+/** `cluster.SCHED_REUSEPORT` (rust-cluster): one SO_REUSEPORT socket per worker, the kernel balances. */
+export declare const SCHED_REUSEPORT: number;
+/** `cluster.SCHED_STICKY` (rust-cluster): round-robin where a client address keeps its worker. */
+export declare const SCHED_STICKY: number;
 /** The worker map at import time (the same object as `cluster.workers`). */
 export declare const workers: typeof cluster.workers;
 /** The settings at import time (as with node:cluster's named exports). */

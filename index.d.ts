@@ -228,6 +228,13 @@ declare namespace cluster {
      * has no such setting.
      */
     schedulingPolicy?: number | SchedulingPolicyName | undefined;
+    /**
+     * rust-cluster addition: the largest message (in bytes, an integer >= 1) a worker may
+     * send; a worker that exceeds it broke the protocol: it gets an 'error' event
+     * (`code: 'ERR_IPC_PROTOCOL'`) and is killed. Applies to workers forked afterwards.
+     * Default: 256 MiB.
+     */
+    maxMessageBytes?: number | undefined;
   }
 
   /** What the 'listening' events report about the worker's server. */
@@ -275,17 +282,17 @@ declare namespace cluster {
     /** Round-robin: the primary accepts connections and hands them to workers. Its value is `2`. */
     readonly SCHED_RR: number;
     /**
-     * rust-cluster addition, where this version of rust-cluster has it (never in Node's
-     * `cluster`, so never in a worker's cluster object): a scheduling policy in which
-     * the kernel spreads connections over SO_REUSEPORT listeners. Its value is `3`.
+     * rust-cluster addition (also in a worker's cluster object, where Node's has no such
+     * constant): a scheduling policy in which the kernel spreads connections over
+     * SO_REUSEPORT listeners, one per worker. Its value is `3`.
      */
-    readonly SCHED_REUSEPORT?: number;
+    readonly SCHED_REUSEPORT: number;
     /**
-     * rust-cluster addition, where this version of rust-cluster has it (never in Node's
-     * `cluster`, so never in a worker's cluster object): a scheduling policy that keeps
-     * sending a client's connections to the same worker. Its value is `4`.
+     * rust-cluster addition (also in a worker's cluster object, where Node's has no such
+     * constant): a scheduling policy that keeps sending a client's connections to the
+     * same worker. Its value is `4`.
      */
-    readonly SCHED_STICKY?: number;
+    readonly SCHED_STICKY: number;
     /**
      * Changes the default 'fork' behavior; the settings then show in `cluster.settings`
      * and apply to later `fork()` calls. Emits 'setup'. Primary only.

@@ -13,4 +13,14 @@ if (major < 20) {
 }
 const builtin = require('cluster');
 
+if (builtin.isWorker) {
+  // rust-cluster's policy constants are there in a worker too (as in the primary), so
+  // shared code may name them whichever role it runs in; nothing else of Node's worker
+  // side is touched.
+  const { CONSTANTS } = require('./lib/policies');
+  for (const [name, value] of Object.entries(CONSTANTS)) {
+    if (!(name in builtin)) builtin[name] = value;
+  }
+}
+
 module.exports = builtin.isWorker ? builtin : require('./lib/primary');

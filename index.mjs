@@ -5,7 +5,7 @@ const cluster = createRequire(import.meta.url)('./index.js');
 
 export default cluster;
 export const {
-  isPrimary, isMaster, isWorker, Worker, SCHED_NONE, SCHED_RR,
+  isPrimary, isMaster, isWorker, Worker, SCHED_NONE, SCHED_RR, SCHED_REUSEPORT, SCHED_STICKY,
   // As with node:cluster's ESM exports, these are the values at import time.
   workers, settings, schedulingPolicy,
 } = cluster;

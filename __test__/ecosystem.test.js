@@ -11,8 +11,6 @@
 //   node --test --test-concurrency=1 __test__/ecosystem.test.js
 //
 // Caches (the expensive steps), all outside the git tree proper:
-//   target/ecosystem/cargo/   CARGO_TARGET_DIR of the tarball's source build, seeded once
-//                             from target/release (not target/ itself: see cargoTargetDir())
 //   target/ecosystem/addons/  the addon that build produced, keyed by a hash of everything
 //                             in the tarball that the build reads (Rust sources, Cargo
 //                             files, build.rs, scripts/, binding-name.js, package.json's name,
@@ -130,35 +128,6 @@ function relativeReferences(source) {
   return [...refs];
 }
 
-/**
- * The cargo target directory for the tarball's build. Not target/ itself: the installed
- * copy has the same workspace-relative paths as the repository, so cargo would share
- * fingerprints between the two, and a repository source edited after `npm pack` but before
- * that build would then look up to date to the repository's next `cargo build --release`
- * (its mtime is older than the build) while target/release held the tarball's (older) code.
- * So: a separate directory, seeded once with a copy of target/release (dependencies
- * already built).
- */
-function cargoTargetDir() {
-  const dir = path.join(CACHE, 'cargo');
-  const seed = path.join(ROOT, 'target', 'release');
-  if (!fs.existsSync(dir) && fs.existsSync(seed)) {
-    const tmp = `${dir}.${process.pid}.seed`;
-    fs.rmSync(tmp, { recursive: true, force: true });
-    fs.cpSync(seed, path.join(tmp, 'release'), {
-      recursive: true,
-      preserveTimestamps: true,
-      filter: (src) => path.basename(src) !== 'incremental',
-    });
-    try {
-      fs.renameSync(tmp, dir);
-    } catch {
-      fs.rmSync(tmp, { recursive: true, force: true }); // another run seeded it meanwhile
-    }
-  }
-  return dir;
-}
-
 /** Hash of what the addon build reads, from the unpacked tarball. */
 function buildKey(unpacked, files) {
   const hash = crypto.createHash('sha256');
@@ -244,11 +213,15 @@ test('npm tarball: ships only the package, `npm install <tarball>` builds it fro
       assert.ok(!fs.existsSync(path.join(installed, binaryName)), 'the tarball carries no addon');
       fs.copyFileSync(cachedAddon, path.join(installed, binaryName));
     } else {
-      const res = await command(t, 'npm', npmInstall, {
-        cwd: project,
-        env: cleanEnv({ CARGO_TARGET_DIR: cargoTargetDir() }),
-        timeout: 840_000,
-      });
+      // As a user installs it: no target directory of ours, so cargo's output goes to a
+      // scratch directory under TMPDIR, which must be gone afterwards.
+      const tmp = fs.mkdtempSync(path.join(work, 'tmp-'));
+      const env = cleanEnv({ TMPDIR: tmp });
+      delete env.CARGO_TARGET_DIR;
+      delete env.CARGO_BUILD_TARGET_DIR;
+      const res = await command(t, 'npm', npmInstall, { cwd: project, env, timeout: 840_000 });
+      assert.deepEqual(fs.readdirSync(tmp).filter((n) => n.startsWith('rust-cluster-build-')), [],
+        "cargo's scratch build directory was removed");
       const output = `${res.stdout}\n${res.stderr}`;
       assert.equal(res.code, 0, describeRun('npm install <tarball>', res));
       assert.match(output, /rust-cluster: building the addon from source \(cargo build -p rust-cluster --locked --release\)/);
@@ -266,6 +239,21 @@ test('npm tarball: ships only the package, `npm install <tarball>` builds it fro
     assert.deepEqual(fs.readdirSync(installed).filter((n) => n === 'target' || n === 'node_modules'), [],
       'no build directory left in the installed package');
     installedOk = true;
+  });
+
+  await t.test('after --ignore-scripts, loading it says how to build the addon', async (t) => {
+    const bare = path.join(work, 'bare');
+    fs.mkdirSync(bare);
+    fs.writeFileSync(path.join(bare, 'package.json'), '{"name":"bare","version":"1.0.0","private":true}\n');
+    const res = await command(t, 'npm', ['install', tarball, '--no-audit', '--no-fund', '--offline', '--ignore-scripts'], { cwd: bare });
+    assert.equal(res.code, 0, describeRun('npm install --ignore-scripts', res));
+    const load = await command(t, process.execPath, ['-e',
+      "try { require('rust-cluster').setupPrimary() } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }"],
+    { cwd: bare });
+    const { code, message } = JSON.parse(load.stdout);
+    assert.equal(code, 'ERR_RUST_CLUSTER_ADDON');
+    assert.match(message, /`npm rebuild rust-cluster`/);
+    assert.match(message, /npm install-scripts approve rust-cluster/);
   });
 
   await t.test('a cluster runs from the installed package (CommonJS)', async (t) => {
@@ -311,6 +299,7 @@ test('ESM: default and named imports of rust-cluster, in the primary and in work
   const primary = await waitEvent(proc, (e) => e.ev === 'primary');
   assert.deepEqual(primary, {
     ev: 'primary', isPrimary: true, isWorker: false, clusterIsPrimary: true, sameAsRequire: true, sticky: 4,
+    named: [2, 3, 4],
   });
   const messages = await waitEvents(proc, (e) => e.ev === 'message', 2);
   const byRole = Object.fromEntries(messages.map((m) => [m.msg.role, m]));
@@ -324,6 +313,7 @@ test('ESM: default and named imports of rust-cluster, in the primary and in work
       sameAsRequire: true, // the same module object as require('rust-cluster')
       builtin: true, // which, in a worker, is Node's own worker-side cluster
       forkType: 'function',
+      named: [2, 3, 4], // the policy constants, in a worker too
     });
   }
   assert.deepEqual(Object.values(byRole).map((m) => m.from).sort(), [1, 2]);

@@ -5,7 +5,7 @@ const assert = require('node:assert');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { start } = require('./helpers/run');
+const { start, groupMembers, listTagged } = require('./helpers/run');
 
 const fixture = (name) => path.join(__dirname, 'fixtures', name);
 
@@ -58,6 +58,45 @@ test('primary exits normally: workers see the channel close and exit 0, as with 
   await until(() => ['1', '2'].every((id) => fs.existsSync(path.join(markers, id))), 'both workers to exit');
   assert.strictEqual(fs.readFileSync(path.join(markers, '1'), 'utf8'), 'exit 0');
   assert.strictEqual(fs.readFileSync(path.join(markers, '2'), 'utf8'), 'exit 0');
+});
+
+// What test runners, supervisors and `timeout` wait on: the primary's process group
+// empties, with no zombie left in it either.
+async function groupEmpties(pgid, what) {
+  try {
+    await until(() => groupMembers(pgid).length === 0, what, 10000);
+  } catch (err) {
+    err.message += `: ${JSON.stringify(groupMembers(pgid))}`;
+    throw err;
+  }
+}
+
+for (const impl of ['rust', 'builtin']) {
+  test(`[${impl}] primary exits normally: nothing is left in its process group, not even a zombie`, async (t) => {
+    // The instant the primary is reaped its workers are long gone: whoever waited on the
+    // group (test runners, supervisors, \`timeout\`) must find it empty, every time.
+    for (let run = 0; run < 5; run++) {
+      const proc = start(fixture('exit-clean.js'), { impl, detached: true });
+      t.after(() => proc.cleanup());
+      await proc.waitFor(/^disconnected$/);
+      const { code } = await proc.exited;
+      assert.strictEqual(code, 0);
+      assert.deepStrictEqual(groupMembers(proc.pid), [], `run ${run}: left in the primary's group`);
+      await until(() => listTagged(proc.tag).length === 0, 'the watchdog to end');
+    }
+  });
+}
+
+test('primary SIGKILLed: the watchdog kills the workers, then is gone too', async (t) => {
+  const markers = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-orphans-'));
+  const proc = start(fixture('orphans.js'), { env: { MODE: 'stuck', MARKER_DIR: markers }, detached: true });
+  t.after(() => { proc.cleanup(); fs.rmSync(markers, { recursive: true, force: true }); });
+  await proc.waitFor(/^stuck 1$/);
+  proc.kill('SIGKILL');
+  await proc.exited;
+  await groupEmpties(proc.pid, 'the group to empty after the primary was killed');
+  // The watchdog (in a session of its own) has done its job and ended.
+  await until(() => listTagged(proc.tag).length === 0, 'the watchdog to end');
 });
 
 test('a worker inherits nothing of the primary but stdio and its channel', async (t) => {

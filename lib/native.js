@@ -90,6 +90,9 @@ function native() {
     binding = require('../binding');
     primary = new binding.NativePrimary(onEvents);
     primaryIndex = primary.index;
+    // Workers run this same Node (process.execPath), whose line decides how handles
+    // are shared.
+    primary.followNodeLine(Number(process.versions.node.split('.')[0]));
   }
   return primary;
 }

@@ -20,12 +20,7 @@ const os = require('os');
 
 const cluster = new EventEmitter();
 const intercom = new EventEmitter();
-const SCHED_NONE = 1;
-const SCHED_RR = 2;
-// rust-cluster's own policies: one SO_REUSEPORT socket per worker (the kernel balances),
-// and round-robin in Rust where a client address keeps its worker.
-const SCHED_REUSEPORT = 3;
-const SCHED_STICKY = 4;
+const policies = require('./policies');
 
 cluster.isWorker = false;
 cluster.isMaster = true; // Deprecated alias. Must be same as isPrimary.
@@ -33,23 +28,29 @@ cluster.isPrimary = true;
 cluster.Worker = Worker;
 cluster.workers = {};
 cluster.settings = {};
-cluster.SCHED_NONE = SCHED_NONE; // Leave it to the operating system.
-cluster.SCHED_RR = SCHED_RR; // Primary distributes connections.
-cluster.SCHED_REUSEPORT = SCHED_REUSEPORT; // The kernel distributes, one socket per worker.
-cluster.SCHED_STICKY = SCHED_STICKY; // Primary distributes by client address.
-
-const POLICY_NAMES = {
-  [SCHED_NONE]: 'none', [SCHED_RR]: 'rr', [SCHED_REUSEPORT]: 'reuseport', [SCHED_STICKY]: 'sticky',
-};
-const POLICY_BY_NAME = { none: SCHED_NONE, rr: SCHED_RR, reuseport: SCHED_REUSEPORT, sticky: SCHED_STICKY };
+Object.assign(cluster, policies.CONSTANTS);
 
 let ids = 0;
 let initialized = false;
 
-let schedulingPolicy = POLICY_BY_NAME[process.env.NODE_CLUSTER_SCHED_POLICY] ?? SCHED_RR;
-cluster.schedulingPolicy = schedulingPolicy;
+cluster.schedulingPolicy = policies.BY_NAME[process.env.NODE_CLUSTER_SCHED_POLICY] ?? policies.SCHED_RR;
+
+// rust-cluster's own settings are checked before anything is applied, so a call that
+// throws changes nothing and a corrected call works.
+function validateOwnSettings(options) {
+  if (options == null) return;
+  if (options.schedulingPolicy !== undefined && policies.policyOf(options.schedulingPolicy) === undefined) {
+    throw ERR_INVALID_ARG_VALUE('options.schedulingPolicy', options.schedulingPolicy, policies.ALLOWED);
+  }
+  const limit = options.maxMessageBytes;
+  if (limit !== undefined) {
+    if (typeof limit !== 'number') throw ERR_INVALID_ARG_TYPE('options.maxMessageBytes', 'number', limit);
+    if (!Number.isInteger(limit) || limit < 1) throw ERR_OUT_OF_RANGE('options.maxMessageBytes', 'an integer >= 1', limit);
+  }
+}
 
 cluster.setupPrimary = function setupPrimary(options) {
+  validateOwnSettings(options);
   const settings = {
     args: process.argv.slice(2),
     exec: process.argv[1],
@@ -65,33 +66,31 @@ cluster.setupPrimary = function setupPrimary(options) {
     settings.execArgv = [...settings.execArgv, '--logfile=v8-%p.log'];
   }
 
-  cluster.settings = settings;
+  if (initialized === true) {
+    cluster.settings = settings;
+    return process.nextTick(setupSettingsNT, settings);
+  }
 
-  if (initialized === true) return process.nextTick(setupSettingsNT, settings);
-
-  initialized = true;
   // rust-cluster also takes the policy from the settings (a number or its name).
-  if (settings.schedulingPolicy !== undefined) {
-    cluster.schedulingPolicy = POLICY_BY_NAME[settings.schedulingPolicy] ?? settings.schedulingPolicy;
+  const policy = settings.schedulingPolicy !== undefined
+    ? policies.policyOf(settings.schedulingPolicy)
+    : cluster.schedulingPolicy;
+  // Node asserts here (ERR_INTERNAL_ASSERTION, a bug in Node); a bad value set by the
+  // user is a bad argument, and nothing is frozen until the policy is good.
+  if (policies.NAME_OF[policy] === undefined) {
+    throw ERR_INVALID_ARG_VALUE('cluster.schedulingPolicy', cluster.schedulingPolicy, policies.ALLOWED);
   }
-  schedulingPolicy = cluster.schedulingPolicy; // Freeze policy.
-  if (POLICY_NAMES[schedulingPolicy] === undefined) {
-    const err = new Error(`Bad cluster.schedulingPolicy: ${schedulingPolicy}`);
-    err.code = 'ERR_INTERNAL_ASSERTION';
-    throw err;
-  }
-  native().setPolicy(POLICY_NAMES[schedulingPolicy]);
+  cluster.settings = settings;
+  initialized = true;
+  cluster.schedulingPolicy = policy; // Frozen: the core keeps the policy it is given now.
+  native().setPolicy(policies.NAME_OF[policy]);
   process.nextTick(setupSettingsNT, settings);
 };
 
 // rust-cluster: the largest message a worker may send (bytes); a worker that exceeds it
 // broke the protocol and is killed. Applies to workers forked afterwards.
 function applyMessageLimit(settings) {
-  const limit = settings.maxMessageBytes;
-  if (limit === undefined) return;
-  if (typeof limit !== 'number') throw ERR_INVALID_ARG_TYPE('options.maxMessageBytes', 'number', limit);
-  if (!Number.isInteger(limit) || limit < 1) throw ERR_OUT_OF_RANGE('options.maxMessageBytes', 'an integer >= 1', limit);
-  native().setMaxFrame(limit);
+  if (settings.maxMessageBytes !== undefined) native().setMaxFrame(settings.maxMessageBytes);
 }
 
 // Deprecated alias must be same as setupPrimary.

@@ -171,6 +171,11 @@ class WorkerProcess extends EventEmitter {
     }
   }
 
+  // ChildProcess's: `using proc = ...` kills it at the end of the scope unless killed.
+  [Symbol.dispose]() {
+    if (!this.killed) this.kill();
+  }
+
   kill(sig) {
     const signal = sig === 0 ? sig : signalNumber(sig === undefined ? 'SIGTERM' : sig);
     if (!this._exited && this.pid !== undefined) {
@@ -407,7 +412,7 @@ class WorkerProcess extends EventEmitter {
     this._forgetIfDone();
     // The exit becomes visible (exitCode, isDead()) when it is emitted: after a
     // 'disconnect' of the same batch, as when Node sees the two in separate callbacks.
-    process.nextTick(() => {
+    const emitExit = () => {
       if (event.signal) this.signalCode = event.signal;
       else this.exitCode = event.code;
       if (this.stdin) this.stdin.destroy();
@@ -419,7 +424,14 @@ class WorkerProcess extends EventEmitter {
         }
       }
       this._maybeClose();
-    });
+    };
+    // A dead worker's pipes are at EOF before its exit can be seen, and Node's primary
+    // reads them in the loop turn that sees the exit, so the output being read ends
+    // ('end') before 'exit'. The core's exit notice can come before Node's loop has polled
+    // the pipes: let it poll once more (the second immediate runs after the next poll).
+    const reading = this.stdio.some((stream, fd) => fd > 0 && stream?.readableFlowing && !stream.readableEnded);
+    if (reading) setImmediate(() => setImmediate(emitExit));
+    else process.nextTick(emitExit);
   }
 }
 

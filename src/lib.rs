@@ -160,6 +160,12 @@ impl NativePrimary {
         });
     }
 
+    /// Key shared handles as this Node major version's primary does.
+    #[napi]
+    pub fn follow_node_line(&self, major: u32) {
+        self.primary.follow_node_line(major);
+    }
+
     #[napi]
     pub fn set_max_frame(&self, bytes: f64) {
         let bytes = if bytes.is_finite() && bytes > 0.0 {

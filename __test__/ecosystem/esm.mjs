@@ -1,7 +1,7 @@
 // `import cluster from 'rust-cluster'` and `import { fork, isPrimary } from 'rust-cluster'`
 // (the package's "import" entry, index.mjs), in the primary and in the workers.
 import cluster from 'rust-cluster';
-import { fork, isPrimary, isWorker, disconnect } from 'rust-cluster';
+import { fork, isPrimary, isWorker, disconnect, SCHED_RR, SCHED_STICKY, SCHED_REUSEPORT } from 'rust-cluster';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -15,6 +15,7 @@ if (isPrimary) {
     clusterIsPrimary: cluster.isPrimary,
     sameAsRequire: cluster === require('rust-cluster'),
     sticky: cluster.SCHED_STICKY,
+    named: [SCHED_RR, SCHED_REUSEPORT, SCHED_STICKY],
   });
   let messages = 0;
   cluster.on('message', (worker, msg) => {
@@ -33,5 +34,6 @@ if (isPrimary) {
     sameAsRequire: cluster === require('rust-cluster'),
     builtin: cluster === require('node:cluster'),
     forkType: typeof fork,
+    named: [SCHED_RR, SCHED_REUSEPORT, SCHED_STICKY],
   });
 }

@@ -86,6 +86,28 @@ function killTagged(tag, signal = 'SIGKILL') {
   return pids;
 }
 
+/**
+ * Every process of process group `pgid`, zombies included (a zombie still counts for
+ * whoever waits on the group to empty): [{ pid, state, comm }].
+ */
+function groupMembers(pgid) {
+  const members = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+    const close = stat.lastIndexOf(')');
+    const [state, , pgrp] = stat.slice(close + 2).split(' ');
+    if (Number(pgrp) === pgid) members.push({ pid: Number(name), state, comm: stat.slice(stat.indexOf('(') + 1, close) });
+  }
+  return members;
+}
+
 /** Resolves once no process carries the tag any more; rejects after `timeout`. */
 async function waitForNoTagged(tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } = {}) {
   const deadline = Date.now() + timeout;
@@ -443,6 +465,7 @@ module.exports = {
   start,
   cleanupAll,
   listTagged,
+  groupMembers,
   killTagged,
   waitForNoTagged,
   get,

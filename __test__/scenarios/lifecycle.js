@@ -26,7 +26,13 @@ if (cluster.isPrimary) {
   });
 
   const workers = [cluster.fork(), cluster.fork()];
-  log('forked', { ids: workers.map((w) => w.id), workers: keys(), states: workers.map((w) => w.state) });
+  log('forked', {
+    ids: workers.map((w) => w.id),
+    workers: keys(),
+    states: workers.map((w) => w.state),
+    // ChildProcess's disposer (`using`), as child_process gives it.
+    dispose: typeof workers[0].process[Symbol.dispose],
+  });
   for (const w of workers) {
     // The worker's own events, in order with the cluster's.
     w.on('online', (...args) => log('w.online', { worker: w.id, argc: args.length, state: w.state }));

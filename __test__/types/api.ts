@@ -23,8 +23,8 @@ exact<ClusterSettings>()(cluster.settings);
 exact<number>()(cluster.schedulingPolicy);
 exact<number>()(cluster.SCHED_NONE);
 exact<number>()(cluster.SCHED_RR);
-exact<number | undefined>()(cluster.SCHED_REUSEPORT);
-exact<number | undefined>()(cluster.SCHED_STICKY);
+exact<number>()(cluster.SCHED_REUSEPORT);
+exact<number>()(cluster.SCHED_STICKY);
 exact<typeof cluster.Worker>()(cluster.Worker);
 exact<Worker>()(cluster.fork());
 exact<Worker>()(cluster.fork({ PORT: 8000, ROLE: 'api', DEBUG: true, UNSET: undefined }));
@@ -37,8 +37,8 @@ exact<void>()(cluster.setupMaster({ exec: 'worker.js' }));
 exact<void>()(cluster.disconnect());
 exact<void>()(cluster.disconnect(() => {}));
 cluster.schedulingPolicy = cluster.SCHED_NONE;
-cluster.schedulingPolicy = cluster.SCHED_REUSEPORT ?? cluster.SCHED_RR;
-if (cluster.SCHED_STICKY !== undefined) cluster.schedulingPolicy = cluster.SCHED_STICKY;
+cluster.schedulingPolicy = cluster.SCHED_REUSEPORT;
+cluster.schedulingPolicy = cluster.SCHED_STICKY; // under strict, as the README writes it
 
 // Every setting, with each accepted form.
 const settings: ClusterSettings = {
@@ -54,10 +54,13 @@ const settings: ClusterSettings = {
   serialization: 'advanced',
   windowsHide: false,
   schedulingPolicy: cluster.SCHED_RR,
+  maxMessageBytes: 1 << 20,
 };
 cluster.setupPrimary(settings);
 cluster.setupPrimary({ stdio: 'pipe', inspectPort: () => 9230, serialization: 'json' });
 cluster.setupPrimary({ schedulingPolicy: 'sticky' });
+// @ts-expect-error a byte count, not a size string
+cluster.setupPrimary({ maxMessageBytes: '1M' });
 exact<number | 'none' | 'rr' | 'reuseport' | 'sticky' | undefined>()(cluster.settings.schedulingPolicy);
 exact<number | (() => number) | undefined>()(cluster.settings.inspectPort);
 exact<'json' | 'advanced' | undefined>()(cluster.settings.serialization);

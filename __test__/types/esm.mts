@@ -1,6 +1,6 @@
 // The ES module entry: a default import and every named export of index.mjs.
 import cluster, {
-  isPrimary, isMaster, isWorker, Worker, SCHED_NONE, SCHED_RR,
+  isPrimary, isMaster, isWorker, Worker, SCHED_NONE, SCHED_RR, SCHED_REUSEPORT, SCHED_STICKY,
   fork, disconnect, setupPrimary, setupMaster,
 } from 'rust-cluster';
 import * as ns from 'rust-cluster';
@@ -10,7 +10,7 @@ import direct, * as directNs from '../../index.mjs';
 import type { ClusterSettings as DirectSettings, Worker as DirectWorker } from '../../index.mjs';
 
 const flags: boolean[] = [isPrimary, isMaster, isWorker, cluster.isPrimary];
-const policies: number[] = [SCHED_NONE, SCHED_RR, ns.SCHED_RR, directNs.SCHED_NONE];
+const policies: number[] = [SCHED_NONE, SCHED_RR, SCHED_REUSEPORT, SCHED_STICKY, ns.SCHED_RR, directNs.SCHED_STICKY];
 
 if (isPrimary) {
   setupPrimary({ exec: 'worker.mjs', serialization: 'advanced' });

@@ -131,9 +131,34 @@ pub fn handle_nack() -> Value {
     json!({ "cmd": "NODE_HANDLE_NACK" })
 }
 
-/// Node's key for a server handle: `${address}:${port}:${addressType}:${fd}:${index}`,
-/// with JavaScript's spelling of null and undefined.
-pub fn server_key(msg: &Map<String, Value>) -> String {
+/// How the primary keys the handles it shares with workers: the rule changed between
+/// Node lines (each line's `lib/internal/cluster/primary.js`, queryServer), and the
+/// primary follows the line of the Node that runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKeys {
+    /// Node 20: `${address}:${port}:${addressType}:${fd}:${index}`. Each `listen()` of a
+    /// worker on the same address counts up `index`, so the second listen() of one
+    /// worker and the first of another never share a handle unless their counts agree.
+    WithIndex,
+    /// Node 22 and later: `:${index}` only for port 0, and a worker that already holds
+    /// the handle of its key gets a new one (which is keyed only once it opened), so a
+    /// worker that listens again on a port another worker holds joins that handle.
+    IndexForPortZero,
+}
+
+impl ServerKeys {
+    /// The rule of a Node major version.
+    pub fn of_node_major(major: u32) -> ServerKeys {
+        if major >= 22 {
+            ServerKeys::IndexForPortZero
+        } else {
+            ServerKeys::WithIndex
+        }
+    }
+}
+
+/// Node's key for a server handle, with JavaScript's spelling of null and undefined.
+pub fn server_key(msg: &Map<String, Value>, keys: ServerKeys) -> String {
     let part = |name: &str| match msg.get(name) {
         None => "undefined".to_string(),
         Some(Value::Null) => "null".to_string(),
@@ -141,14 +166,19 @@ pub fn server_key(msg: &Map<String, Value>) -> String {
         Some(Value::Number(n)) => js_number(n),
         Some(other) => other.to_string(),
     };
-    format!(
-        "{}:{}:{}:{}:{}",
+    let base = format!(
+        "{}:{}:{}:{}",
         part("address"),
         part("port"),
         part("addressType"),
-        part("fd"),
-        part("index")
-    )
+        part("fd")
+    );
+    // JavaScript's `message.port === 0`: the number zero only.
+    let port_zero = msg.get("port").and_then(Value::as_f64) == Some(0.0);
+    match keys {
+        ServerKeys::IndexForPortZero if !port_zero => base,
+        _ => format!("{base}:{}", part("index")),
+    }
 }
 
 /// Numbers as JavaScript prints them (integers without a fraction).
@@ -204,15 +234,38 @@ mod tests {
             r#"{"address":null,"port":0,"addressType":4,"index":0,"act":"queryServer"}"#,
         )
         .unwrap();
-        assert_eq!(server_key(msg.as_object().unwrap()), "null:0:4:undefined:0");
+        let msg = msg.as_object().unwrap();
+        assert_eq!(
+            server_key(msg, ServerKeys::WithIndex),
+            "null:0:4:undefined:0"
+        );
+        assert_eq!(
+            server_key(msg, ServerKeys::IndexForPortZero),
+            "null:0:4:undefined:0"
+        );
         let msg: Value = serde_json::from_str(
             r#"{"address":"/tmp/s.sock","port":-1,"addressType":-1,"fd":null,"index":2}"#,
         )
         .unwrap();
+        let msg = msg.as_object().unwrap();
         assert_eq!(
-            server_key(msg.as_object().unwrap()),
+            server_key(msg, ServerKeys::WithIndex),
             "/tmp/s.sock:-1:-1:null:2"
         );
+        assert_eq!(
+            server_key(msg, ServerKeys::IndexForPortZero),
+            "/tmp/s.sock:-1:-1:null"
+        );
+        let msg: Value =
+            serde_json::from_str(r#"{"address":"::","port":8000,"addressType":6,"index":1}"#)
+                .unwrap();
+        assert_eq!(
+            server_key(msg.as_object().unwrap(), ServerKeys::IndexForPortZero),
+            ":::8000:6:undefined"
+        );
+        assert_eq!(ServerKeys::of_node_major(20), ServerKeys::WithIndex);
+        assert_eq!(ServerKeys::of_node_major(22), ServerKeys::IndexForPortZero);
+        assert_eq!(ServerKeys::of_node_major(24), ServerKeys::IndexForPortZero);
     }
 }
 

@@ -15,7 +15,7 @@
 
 use crate::channel::{Flush, FrameDecoder, FrameKind, OutFrame, Serialization, Writer};
 use crate::int_map::IntMap;
-use crate::protocol::{self, Incoming};
+use crate::protocol::{self, Incoming, ServerKeys};
 use crate::reaper::{self, Exit};
 use crate::scheduler::{RoundRobin, WorkerId};
 use crate::servers::{self, BindRequest, Conn, Distribution, Server, ServerTable};
@@ -177,6 +177,7 @@ struct State {
     read_buf: Vec<u8>,
     seq: u64,
     policy: Policy,
+    server_keys: ServerKeys,
     max_frame: usize,
     events: Vec<Event>,
     trace: bool,
@@ -244,6 +245,7 @@ impl Primary {
                 read_buf: vec![0u8; READ_CHUNK],
                 seq: 0,
                 policy: Policy::RoundRobin,
+                server_keys: ServerKeys::WithIndex,
                 max_frame: DEFAULT_MAX_FRAME,
                 events: Vec::new(),
                 trace: trace_enabled(),
@@ -263,6 +265,11 @@ impl Primary {
 
     pub fn set_policy(&self, policy: Policy) {
         self.inner.state.lock().policy = policy;
+    }
+
+    /// Key shared handles as that Node major version does (see `ServerKeys`).
+    pub fn follow_node_line(&self, major: u32) {
+        self.inner.state.lock().server_keys = ServerKeys::of_node_major(major);
     }
 
     pub fn set_max_frame(&self, bytes: usize) {
@@ -801,7 +808,7 @@ impl State {
             "queryServer" => self.on_query_server(epoll, id, &msg),
             "close" => {
                 if let Some(key) = msg.get("key").and_then(Value::as_str) {
-                    if let Some(sid) = self.servers.id_of(key) {
+                    if let Some(sid) = self.servers.id_holding(key, id) {
                         self.remove_from_server(epoll, sid, id);
                     }
                 }

@@ -122,8 +122,10 @@ fn errno_of(e: &io::Error) -> i32 {
 /// Errors are libuv-style negative errno values, which the worker turns into Node's error.
 pub fn open(req: &BindRequest, listen: bool) -> Result<Listener, i32> {
     if let Some(fd) = req.fd {
-        // Node opens the descriptor number as the primary sees it.
+        // Node opens the descriptor number as the primary sees it, and libuv's
+        // uv_tcp_open / uv_pipe_open make it non-blocking.
         let fd = sys::dup_cloexec(fd as i32).map_err(|_| -libc::EINVAL)?;
+        sys::set_nonblocking(fd.as_raw_fd()).map_err(|e| errno_of(&e))?;
         if listen {
             sys::listen(fd.as_raw_fd(), req.backlog.unwrap_or(DEFAULT_BACKLOG))
                 .map_err(|e| errno_of(&e))?;
@@ -463,6 +465,12 @@ impl Server {
         !held && self.waiting.is_empty()
     }
 
+    /// Holds the worker, or has it waiting for the listener to open (Node's `has`: a
+    /// RoundRobinHandle counts a worker from its `add`).
+    pub fn has(&self, worker: WorkerId) -> bool {
+        self.holds(worker) || self.waiting.iter().any(|(w, _)| *w == worker)
+    }
+
     pub fn holds(&self, worker: WorkerId) -> bool {
         match &self.distribution {
             Distribution::Shared { workers } => workers.contains(&worker),
@@ -484,7 +492,8 @@ impl Server {
     }
 }
 
-/// Server slots by id (the id is what epoll reports) and by Node's key.
+/// Server slots by id (the id is what epoll reports) and by Node's key. Under Node 22's
+/// keying two servers can share a key: the key names the one a new worker joins.
 #[derive(Default)]
 pub struct ServerTable {
     by_id: IntMap<u32, Server>,
@@ -497,21 +506,54 @@ impl ServerTable {
         self.by_key.get(key).copied()
     }
 
+    /// The server of `key` that holds `worker`: the keyed one, or one the key moved on
+    /// from (Node looks only at the keyed one, and leaks the other).
+    pub fn id_holding(&self, key: &str, worker: WorkerId) -> Option<u32> {
+        self.id_of(key)
+            .filter(|id| self.by_id[id].holds(worker))
+            .or_else(|| {
+                self.by_id
+                    .iter()
+                    .find(|(_, s)| s.key == key && s.holds(worker))
+                    .map(|(id, _)| *id)
+            })
+    }
+
+    pub fn get(&self, id: u32) -> Option<&Server> {
+        self.by_id.get(&id)
+    }
+
     pub fn get_mut(&mut self, id: u32) -> Option<&mut Server> {
         self.by_id.get_mut(&id)
     }
 
+    /// Adds a server under its key.
     pub fn insert(&mut self, server: Server) -> u32 {
+        let id = self.insert_unkeyed(server);
+        self.claim_key(id);
+        id
+    }
+
+    /// Adds a server that its key names only once `claim_key` is called (once it opened).
+    pub fn insert_unkeyed(&mut self, server: Server) -> u32 {
         self.next_id = self.next_id.wrapping_add(1);
         let id = self.next_id;
-        self.by_key.insert(server.key.clone(), id);
         self.by_id.insert(id, server);
         id
     }
 
+    /// Makes `id` the server its key names.
+    pub fn claim_key(&mut self, id: u32) {
+        if let Some(server) = self.by_id.get(&id) {
+            self.by_key.insert(server.key.clone(), id);
+        }
+    }
+
     pub fn remove(&mut self, id: u32) -> Option<Server> {
         let server = self.by_id.remove(&id)?;
-        self.by_key.remove(&server.key);
+        if self.by_key.get(&server.key) == Some(&id) {
+            self.by_key.remove(&server.key);
+        }
         Some(server)
     }
 
@@ -594,6 +636,86 @@ mod tests {
         drop(listener);
         assert!(!path.exists());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn is_nonblocking(fd: &OwnedFd) -> bool {
+        sys::status_flags(fd.as_raw_fd()).unwrap() & libc::O_NONBLOCK != 0
+    }
+
+    /// A worker shares the file status flags of every descriptor it is passed; libuv makes
+    /// each socket non-blocking, and a blocking one freezes the worker's loop in accept4.
+    #[test]
+    fn every_socket_handed_to_workers_is_nonblocking() {
+        let shared = open(&tcp_request(Some("127.0.0.1"), 0), false).unwrap();
+        assert!(is_nonblocking(&shared.fd), "shared TCP");
+        let reuse = open_reuseport(&tcp_request(Some("127.0.0.1"), 0), 0).unwrap();
+        assert!(is_nonblocking(&reuse.fd), "reuseport");
+        let udp = BindRequest {
+            transport: Transport::Udp { v6: false },
+            address_type: json!("udp4"),
+            ..tcp_request(Some("127.0.0.1"), 0)
+        };
+        assert!(is_nonblocking(&open(&udp, false).unwrap().fd), "udp");
+        let path = std::env::temp_dir().join(format!("rc-nb-{}.sock", std::process::id()));
+        let unix = BindRequest {
+            address: Some(path.to_string_lossy().into_owned()),
+            transport: Transport::Unix,
+            address_type: json!(-1),
+            ..tcp_request(None, -1)
+        };
+        assert!(is_nonblocking(&open(&unix, false).unwrap().fd), "unix");
+
+        // A descriptor the worker names by number (listen({ fd })), opened blocking.
+        let (blocking, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let by_fd = BindRequest {
+            fd: Some(blocking.as_raw_fd() as i64),
+            ..tcp_request(None, 0)
+        };
+        assert!(is_nonblocking(&open(&by_fd, false).unwrap().fd), "fd");
+
+        let listener = open(&tcp_request(Some("127.0.0.1"), 0), true).unwrap();
+        let port = sockname(&listener.fd).unwrap()["port"].as_u64().unwrap() as u16;
+        let _client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (conn, _) = sys::accept(listener.fd.as_raw_fd()).unwrap().unwrap();
+        assert!(is_nonblocking(&conn), "accepted connection");
+    }
+
+    fn shared_server(key: &str, workers: &[WorkerId]) -> Server {
+        Server {
+            key: key.to_string(),
+            listener: None,
+            opening: false,
+            waiting: Vec::new(),
+            distribution: Distribution::Shared {
+                workers: workers.iter().copied().collect(),
+            },
+            data: Value::Null,
+            sockname: None,
+            is_udp: false,
+            drained: false,
+        }
+    }
+
+    /// Node 22's keying: a replacement is keyed once it opened; the server it replaced
+    /// still answers its own workers' `close`, and removing it leaves the key alone.
+    #[test]
+    fn a_replaced_key_stays_with_its_new_server() {
+        let mut table = ServerTable::default();
+        let old = table.insert(shared_server("k", &[1]));
+        let new = table.insert_unkeyed(shared_server("k", &[1, 2]));
+        assert_eq!(table.id_of("k"), Some(old), "not keyed before it opened");
+        table.claim_key(new);
+        assert_eq!(table.id_of("k"), Some(new));
+        assert_eq!(table.id_holding("k", 2), Some(new));
+        table.get_mut(new).unwrap().remove(1);
+        assert_eq!(
+            table.id_holding("k", 1),
+            Some(old),
+            "the old server's worker"
+        );
+        table.remove(old);
+        assert_eq!(table.id_of("k"), Some(new));
+        assert_eq!(table.id_holding("k", 1), None);
     }
 
     #[test]

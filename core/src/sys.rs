@@ -1,5 +1,8 @@
-//! The syscall boundary: every `unsafe` block of the core lives here, each one a thin
-//! wrapper that turns a libc call into an `io::Result` over owned file descriptors.
+//! The syscall boundary: each function is a thin wrapper that turns a libc call into an
+//! `io::Result` over owned file descriptors. Every `unsafe` block of the core lives here,
+//! but for code that runs in a child between fork and exec or exit, where only
+//! async-signal-safe calls are allowed: `spawn`'s `pre_exec` (which calls back into here)
+//! and the `watchdog`'s whole life; each of those blocks has its own SAFETY comment.
 
 use nix::libc;
 use std::io;
@@ -47,9 +50,16 @@ pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((owned(fds[0]), owned(fds[1])))
 }
 
+/// The file status flags (`O_NONBLOCK`, the access mode, ...), shared by every descriptor
+/// of the same open file, in this process or in a worker it was passed to.
+pub fn status_flags(fd: RawFd) -> io::Result<libc::c_int> {
+    // SAFETY: F_GETFL on a descriptor touches no memory.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })
+}
+
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor we hold; F_GETFL/F_SETFL touch no memory.
-    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let flags = status_flags(fd)?;
+    // SAFETY: fcntl on a descriptor we hold; F_SETFL touches no memory.
     cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
     Ok(())
 }
@@ -218,6 +228,22 @@ pub fn try_reap(pid: i32) -> io::Result<Option<ExitStatus>> {
         Ok(Some(ExitStatus::Signal(libc::WTERMSIG(status))))
     } else {
         Ok(Some(ExitStatus::Code(libc::WEXITSTATUS(status))))
+    }
+}
+
+/// Waits for `pid` (a child of ours) to exit and reaps it.
+pub fn reap_blocking(pid: i32) -> io::Result<ExitStatus> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes one int through a valid pointer.
+        match cvt(unsafe { libc::waitpid(pid, &mut status, 0) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok(_) if libc::WIFSIGNALED(status) => {
+                return Ok(ExitStatus::Signal(libc::WTERMSIG(status)))
+            }
+            Ok(_) => return Ok(ExitStatus::Code(libc::WEXITSTATUS(status))),
+        }
     }
 }
 
@@ -391,10 +417,13 @@ impl SockAddr {
     }
 }
 
+/// A new socket, close-on-exec and non-blocking as libuv's `uv__socket` makes every one:
+/// a worker that receives it shares its file status flags, and libuv's loop in the worker
+/// relies on accept and read failing with EAGAIN rather than blocking.
 pub fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: socket returns a new descriptor.
     Ok(owned(cvt(unsafe {
-        libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0)
+        libc::socket(domain, ty | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0)
     })?))
 }
 
@@ -450,7 +479,8 @@ pub fn getsockname(fd: RawFd) -> io::Result<SockAddr> {
     Ok(addr)
 }
 
-/// Accepts one pending connection (close-on-exec), `None` when none is waiting.
+/// Accepts one pending connection, close-on-exec and non-blocking as libuv's `uv__accept`
+/// accepts (the worker it is handed to shares those flags), `None` when none is waiting.
 pub fn accept(fd: RawFd) -> io::Result<Option<(OwnedFd, SockAddr)>> {
     // SAFETY: as getsockname: the kernel fills at most `len` bytes of storage.
     let mut addr = SockAddr {
@@ -462,7 +492,7 @@ pub fn accept(fd: RawFd) -> io::Result<Option<(OwnedFd, SockAddr)>> {
             fd,
             &mut addr.storage as *mut _ as *mut libc::sockaddr,
             &mut addr.len,
-            libc::SOCK_CLOEXEC,
+            libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
         )
     };
     if ret < 0 {

@@ -7,8 +7,9 @@
 //! lets workers see the channel close and exit 0. The watchdog gives both: it holds a pidfd
 //! of every worker and one end of a control socket; when the primary is gone (however it
 //! died, the kernel closes the other end) it waits a grace period for workers to leave on
-//! their own, then SIGKILLs the rest. It ignores terminal signals, so Ctrl-C reaches the
-//! primary's handlers and the workers, never the guarantee.
+//! their own, then SIGKILLs the rest, and exits. It ignores terminal signals and runs in a
+//! session of its own, so Ctrl-C reaches the primary's handlers and the workers, never
+//! the guarantee, and nothing of it is left in the primary's process group.
 //!
 //! The watchdog is forked from a multithreaded process without exec, so after fork it runs
 //! only async-signal-safe syscalls on memory allocated before the fork.
@@ -45,16 +46,31 @@ pub fn ensure_started() -> io::Result<()> {
         CAPACITY
     ]
     .into_boxed_slice();
-    // SAFETY: fork in a multithreaded process; the child only calls `watch`, which makes
-    // async-signal-safe syscalls on the buffers above and ends in _exit.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
+    // The watchdog is started through an intermediate child that exits at once, in a
+    // session of its own: it is then nobody's child but init's, and outside the primary's
+    // process group, so when it ends after the primary (normal exit or not) it is neither
+    // a zombie of ours nor a leftover member of the group that supervisors, test runners
+    // and `timeout` wait on to empty.
+    // SAFETY: fork in a multithreaded process; the intermediate only calls setsid, fork
+    // and _exit, and the watchdog only `watch`, which makes async-signal-safe syscalls on
+    // the buffers above and ends in _exit.
+    let intermediate = unsafe { libc::fork() };
+    if intermediate < 0 {
         return Err(io::Error::last_os_error());
     }
-    if pid == 0 {
-        watch(theirs.as_raw_fd(), &mut table, &mut polls);
+    if intermediate == 0 {
+        unsafe {
+            libc::setsid();
+            match libc::fork() {
+                0 => watch(theirs.as_raw_fd(), &mut table, &mut polls),
+                pid => libc::_exit(if pid < 0 { 1 } else { 0 }),
+            }
+        }
     }
     drop(theirs);
+    if sys::reap_blocking(intermediate)? != sys::ExitStatus::Code(0) {
+        return Err(io::Error::other("the watchdog could not be forked"));
+    }
     *control = Some(ours);
     Ok(())
 }

@@ -17,11 +17,22 @@ impl State {
         }
         let seq = msg.get("seq").cloned().unwrap_or(Value::Null);
         let data = msg.get("data").cloned().unwrap_or(Value::Null);
-        let key = protocol::server_key(msg);
-        let sid = match self.servers.id_of(&key) {
+        let key = protocol::server_key(msg, self.server_keys);
+        let cached = self.servers.id_of(&key);
+        // Node 22 and later: a worker that already has the keyed handle gets a new one.
+        let replacing = self.server_keys == ServerKeys::IndexForPortZero
+            && cached.is_some_and(|sid| self.servers.get(sid).is_some_and(|s| s.has(id)));
+        let sid = match cached.filter(|_| !replacing) {
             Some(sid) => sid,
             None => match self.open_server(epoll, &key, msg) {
-                Ok(sid) => sid,
+                Ok(sid) => {
+                    // A replacement takes the key once it opened (for round-robin
+                    // listeners, which JavaScript opens, in on_listener_opened).
+                    if !replacing || self.servers.get(sid).is_some_and(|s| !s.opening) {
+                        self.servers.claim_key(sid);
+                    }
+                    sid
+                }
                 Err(errno) => return self.reply_error(epoll, id, &key, seq, data, errno),
             },
         };
@@ -142,6 +153,10 @@ impl State {
         server.sockname = servers::sockname(&fd);
         server.listener = Some(servers::Listener::adopt(fd));
         server.opening = false;
+        self.servers.claim_key(sid);
+        let Some(server) = self.servers.get_mut(sid) else {
+            return;
+        };
         let waiting = std::mem::take(&mut server.waiting);
         for (id, seq) in waiting {
             if self
@@ -176,7 +191,7 @@ impl State {
         // UDP is connectionless: always shared, as in Node.
         let round_robin = self.policy.accepts_in_primary() && !req.is_udp();
         if round_robin && req.transport == servers::Transport::Tcp && req.fd.is_none() {
-            let sid = self.servers.insert(Server {
+            let sid = self.servers.insert_unkeyed(Server {
                 key: key.to_string(),
                 listener: None,
                 opening: true,
@@ -230,7 +245,7 @@ impl State {
                 }],
                 forward: RoundRobin::new(),
             };
-            return Ok(self.servers.insert(Server {
+            return Ok(self.servers.insert_unkeyed(Server {
                 key: key.to_string(),
                 listener: None,
                 opening: false,
@@ -260,7 +275,7 @@ impl State {
             // The accept loop must never block the I/O thread.
             sys::set_nonblocking(fd).map_err(|e| -e.raw_os_error().unwrap_or(nix::libc::EINVAL))?;
         }
-        let sid = self.servers.insert(Server {
+        let sid = self.servers.insert_unkeyed(Server {
             key: key.to_string(),
             listener: Some(listener),
             opening: false,
