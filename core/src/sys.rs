@@ -221,6 +221,22 @@ pub fn try_reap(pid: i32) -> io::Result<Option<ExitStatus>> {
     }
 }
 
+/// Waits for `pid` (one of ours) to end and reaps it.
+pub fn reap_blocking(pid: i32) -> io::Result<ExitStatus> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes one int through a valid pointer.
+        match cvt(unsafe { libc::waitpid(pid, &mut status, 0) }) {
+            Ok(_) if libc::WIFSIGNALED(status) => {
+                return Ok(ExitStatus::Signal(libc::WTERMSIG(status)))
+            }
+            Ok(_) => return Ok(ExitStatus::Code(libc::WEXITSTATUS(status))),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
     // SAFETY: kill takes plain integers.
     cvt(unsafe { libc::kill(pid, signal) }).map(|_| ())
