@@ -6,7 +6,8 @@
 const EventEmitter = require('events');
 const { WorkerProcess } = require('./worker_process');
 const Worker = require('./worker');
-const { native } = require('./native');
+const { native, setPolicy, setMaxFrame } = require('./native');
+const { nextTick } = require('./scheduling');
 const {
   ERR_INVALID_ARG_TYPE,
   ERR_INVALID_ARG_VALUE,
@@ -67,7 +68,7 @@ cluster.setupPrimary = function setupPrimary(options) {
 
   cluster.settings = settings;
 
-  if (initialized === true) return process.nextTick(setupSettingsNT, settings);
+  if (initialized === true) return nextTick(setupSettingsNT, settings);
 
   initialized = true;
   // rust-cluster also takes the policy from the settings (a number or its name).
@@ -80,8 +81,8 @@ cluster.setupPrimary = function setupPrimary(options) {
     err.code = 'ERR_INTERNAL_ASSERTION';
     throw err;
   }
-  native().setPolicy(POLICY_NAMES[schedulingPolicy]);
-  process.nextTick(setupSettingsNT, settings);
+  setPolicy(POLICY_NAMES[schedulingPolicy]);
+  nextTick(setupSettingsNT, settings);
 };
 
 // rust-cluster: the largest message a worker may send (bytes); a worker that exceeds it
@@ -91,7 +92,7 @@ function applyMessageLimit(settings) {
   if (limit === undefined) return;
   if (typeof limit !== 'number') throw ERR_INVALID_ARG_TYPE('options.maxMessageBytes', 'number', limit);
   if (!Number.isInteger(limit) || limit < 1) throw ERR_OUT_OF_RANGE('options.maxMessageBytes', 'an integer >= 1', limit);
-  native().setMaxFrame(limit);
+  setMaxFrame(limit);
 }
 
 // Deprecated alias must be same as setupPrimary.
@@ -285,7 +286,7 @@ cluster.fork = function fork(env) {
   });
 
   worker.process.on('internalMessage', (message) => onInternalMessage(worker, message));
-  process.nextTick(emitForkNT, worker);
+  nextTick(emitForkNT, worker);
   cluster.workers[worker.id] = worker;
   return worker;
 };
@@ -297,7 +298,7 @@ function emitForkNT(worker) {
 cluster.disconnect = function disconnect(cb) {
   const workers = Object.values(cluster.workers);
   if (workers.length === 0) {
-    process.nextTick(() => intercom.emit('disconnect'));
+    nextTick(() => intercom.emit('disconnect'));
   } else {
     for (const worker of workers) {
       if (worker.isConnected()) worker.disconnect();
