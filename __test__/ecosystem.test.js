@@ -248,7 +248,8 @@ test('npm tarball: ships only the package, `npm install <tarball>` builds it fro
     const res = await command(t, 'npm', ['install', tarball, '--no-audit', '--no-fund', '--offline', '--ignore-scripts'], { cwd: bare });
     assert.equal(res.code, 0, describeRun('npm install --ignore-scripts', res));
     const load = await command(t, process.execPath, ['-e',
-      "try { require('rust-cluster').setupPrimary() } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }"],
+      "const c = require('rust-cluster'); c.setupPrimary({ exec: '/dev/null' }); " +
+      "try { c.fork(); console.log('{}'); c.disconnect() } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }"],
     { cwd: bare });
     const { code, message } = JSON.parse(load.stdout);
     assert.equal(code, 'ERR_RUST_CLUSTER_ADDON');
@@ -401,8 +402,9 @@ for (const [mode, options] of Object.entries(REGISTER_MODES)) {
     const primary = await waitEvent(proc, (e) => e.ev === 'primary');
     assert.deepEqual(primary, { ev: 'primary', isPrimary: true, clusterSticky: 4, nodeClusterSticky: 4, sameModule: true });
     const worker = await waitEvent(proc, (e) => e.ev === 'worker');
-    // Node's own worker-side module in the worker (no SCHED_STICKY), the same object under every name.
-    assert.deepEqual(worker, { ev: 'worker', isPrimary: false, sameModule: true, id: 1 });
+    // Node's own worker-side module in the worker, the same object under every name, with
+    // rust-cluster's policy constants once rust-cluster is loaded.
+    assert.deepEqual(worker, { ev: 'worker', isPrimary: false, clusterSticky: 4, nodeClusterSticky: 4, sameModule: true, id: 1 });
     assert.deepEqual(await waitEvent(proc, (e) => e.ev === 'exit'), { ev: 'exit', code: 0, signal: null });
     await exitedCleanly(proc);
   });
@@ -420,7 +422,10 @@ for (const [mode, options] of Object.entries(REGISTER_MODES)) {
       sameModule: true,
     });
     const worker = await waitEvent(proc, (e) => e.ev === 'worker');
-    assert.deepEqual(worker, { ev: 'worker', isPrimary: false, isWorker: true, sameModule: true, id: 1 });
+    // In a worker, Node's module (with rust-cluster's policy constants: the fixture imports it).
+    assert.deepEqual(worker, {
+      ev: 'worker', isPrimary: false, isWorker: true, importSticky: 4, importBareSticky: 4, requireSticky: 4, sameModule: true, id: 1,
+    });
     assert.deepEqual(await waitEvent(proc, (e) => e.ev === 'exit'), { ev: 'exit', code: 0, signal: null });
     await exitedCleanly(proc);
   });

@@ -1,8 +1,11 @@
 'use strict';
-// The one native primary of this process, the routing of its event batches to worker
-// processes, and the keep-alive that stands in for libuv's process and pipe handles.
+// The native primary of this JavaScript environment, which exists only while a worker is
+// alive; the routing of its event batches to worker processes; and the keep-alive that
+// stands in for libuv's process and pipe handles.
 const fs = require('fs');
 const net = require('net');
+const { isMainThread } = require('worker_threads');
+const { setImmediate, setInterval, clearInterval } = require('./scheduling');
 
 let primary = null;
 const processes = new Map();
@@ -12,11 +15,13 @@ const processes = new Map();
 function openListener(event) {
   const request = JSON.parse(event.text);
   const server = net.createServer(() => {});
+  // The primary that asked (one that has ended since ignores the answer).
+  const owner = primary;
   server.once('listening', () => {
-    primary.listenerOpened(event.server, server._handle.fd);
+    owner.listenerOpened(event.server, server._handle.fd);
     server.close();
   });
-  server.once('error', (err) => primary.listenerFailed(event.server, typeof err.errno === 'number' ? err.errno : -22));
+  server.once('error', (err) => owner.listenerFailed(event.server, typeof err.errno === 'number' ? err.errno : -22));
   server.listen({
     port: request.port,
     host: request.host ?? undefined,
@@ -84,17 +89,57 @@ function onEvents(cells) {
 
 let binding = null;
 let primaryIndex = 0;
+// Settings the next primary starts with (the current one gets them at once).
+let policy = 'rr';
+let maxFrame = 0; // the core's default
 
 function native() {
   if (primary === null) {
     binding = require('../binding');
-    primary = new binding.NativePrimary(onEvents);
+    primary = new binding.NativePrimary(onEvents, isMainThread);
     primaryIndex = primary.index;
     // Workers run this same Node (process.execPath), whose line decides how handles
     // are shared.
     primary.followNodeLine(Number(process.versions.node.split('.')[0]));
+    primary.setPolicy(policy);
+    if (maxFrame > 0) primary.setMaxFrame(maxFrame);
   }
   return primary;
+}
+
+function setPolicy(name) {
+  policy = name;
+  if (primary !== null) primary.setPolicy(name);
+}
+
+function setMaxFrame(bytes) {
+  maxFrame = bytes;
+  if (primary !== null) primary.setMaxFrame(bytes);
+}
+
+// Once no worker is alive the primary ends: its I/O thread, descriptors and wake-up
+// function are gone (so a test runner sees no open handle, and a process that loads this
+// module in many environments or test files does not accumulate them); the next fork
+// starts another. Deferred to the next turn of the loop, so a worker forked from an
+// 'exit' listener reuses the running one.
+let release = null;
+
+function releaseWhenIdle() {
+  if (release !== null || primary === null || processes.size !== 0) return;
+  release = setImmediate(() => {
+    release = null;
+    if (primary !== null && processes.size === 0) {
+      primary.shutdown();
+      primary = null;
+    }
+  });
+  release.unref();
+}
+
+function spawn(options) {
+  const result = native().spawn(options);
+  if (result.errno !== 0) releaseWhenIdle();
+  return result;
 }
 
 // The per-message calls: see sendFrame in src/lib.rs. Each returns a negative errno, or
@@ -116,6 +161,7 @@ function register(id, proc) {
 function unregister(id) {
   processes.delete(id);
   if (primary !== null) primary.forget(id);
+  releaseWhenIdle();
 }
 
 // The native event function is weak (it never keeps the loop alive): a ref'd timer does,
@@ -134,4 +180,6 @@ function unref() {
   }
 }
 
-module.exports = { native, sendString, sendFrame, register, unregister, ref, unref };
+module.exports = {
+  native, spawn, setPolicy, setMaxFrame, sendString, sendFrame, register, unregister, ref, unref,
+};

@@ -6,7 +6,8 @@
 const EventEmitter = require('events');
 const { WorkerProcess } = require('./worker_process');
 const Worker = require('./worker');
-const { native } = require('./native');
+const { native, setPolicy, setMaxFrame } = require('./native');
+const { nextTick } = require('./scheduling');
 const {
   ERR_INVALID_ARG_TYPE,
   ERR_INVALID_ARG_VALUE,
@@ -68,7 +69,7 @@ cluster.setupPrimary = function setupPrimary(options) {
 
   if (initialized === true) {
     cluster.settings = settings;
-    return process.nextTick(setupSettingsNT, settings);
+    return nextTick(setupSettingsNT, settings);
   }
 
   // rust-cluster also takes the policy from the settings (a number or its name).
@@ -83,14 +84,14 @@ cluster.setupPrimary = function setupPrimary(options) {
   cluster.settings = settings;
   initialized = true;
   cluster.schedulingPolicy = policy; // Frozen: the core keeps the policy it is given now.
-  native().setPolicy(policies.NAME_OF[policy]);
-  process.nextTick(setupSettingsNT, settings);
+  setPolicy(policies.NAME_OF[policy]);
+  nextTick(setupSettingsNT, settings);
 };
 
 // rust-cluster: the largest message a worker may send (bytes); a worker that exceeds it
 // broke the protocol and is killed. Applies to workers forked afterwards.
 function applyMessageLimit(settings) {
-  if (settings.maxMessageBytes !== undefined) native().setMaxFrame(settings.maxMessageBytes);
+  if (settings.maxMessageBytes !== undefined) setMaxFrame(settings.maxMessageBytes);
 }
 
 // Deprecated alias must be same as setupPrimary.
@@ -284,7 +285,7 @@ cluster.fork = function fork(env) {
   });
 
   worker.process.on('internalMessage', (message) => onInternalMessage(worker, message));
-  process.nextTick(emitForkNT, worker);
+  nextTick(emitForkNT, worker);
   cluster.workers[worker.id] = worker;
   return worker;
 };
@@ -296,7 +297,7 @@ function emitForkNT(worker) {
 cluster.disconnect = function disconnect(cb) {
   const workers = Object.values(cluster.workers);
   if (workers.length === 0) {
-    process.nextTick(() => intercom.emit('disconnect'));
+    nextTick(() => intercom.emit('disconnect'));
   } else {
     for (const worker of workers) {
       if (worker.isConnected()) worker.disconnect();

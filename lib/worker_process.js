@@ -5,7 +5,8 @@
 const EventEmitter = require('events');
 const net = require('net');
 const os = require('os');
-const { native, sendString, sendFrame, register, unregister, ref, unref } = require('./native');
+const { native, spawn, sendString, sendFrame, register, unregister, ref, unref } = require('./native');
+const { nextTick, setImmediate } = require('./scheduling');
 const serializers = require('./serialization');
 const { describeOutgoing, adoptIncoming } = require('./handles');
 const {
@@ -77,7 +78,7 @@ class WorkerProcess extends EventEmitter {
   }
 
   _spawn(spec) {
-    const result = native().spawn({
+    const result = spawn({
       id: this._id,
       execPath: spec.execPath,
       args: spec.args,
@@ -100,7 +101,7 @@ class WorkerProcess extends EventEmitter {
       // exitCode becomes the errno when the 'error' is emitted.
       this._exited = true;
       this.connected = true;
-      process.nextTick(() => {
+      nextTick(() => {
         this.exitCode = result.errno;
         this.emit('error', err);
       });
@@ -114,7 +115,7 @@ class WorkerProcess extends EventEmitter {
     this.channel = this._makeControl();
     this._adoptStdio(result.stdio);
     this._updateRef();
-    process.nextTick(() => this.emit('spawn'));
+    nextTick(() => this.emit('spawn'));
   }
 
   _makeControl() {
@@ -206,8 +207,8 @@ class WorkerProcess extends EventEmitter {
     options = { swallowErrors: false, ...options };
     if (this.connected) return this._send(message, handle, options, callback);
     const ex = ERR_IPC_CHANNEL_CLOSED();
-    if (typeof callback === 'function') process.nextTick(callback, ex);
-    else process.nextTick(() => this.emit('error', ex));
+    if (typeof callback === 'function') nextTick(callback, ex);
+    else nextTick(() => this.emit('error', ex));
     return false;
   }
 
@@ -240,8 +241,8 @@ class WorkerProcess extends EventEmitter {
     if (result < 0) {
       if (!options.swallowErrors) {
         const ex = errnoException(result, 'write');
-        if (typeof callback === 'function') process.nextTick(callback, ex);
-        else process.nextTick(() => this.emit('error', ex));
+        if (typeof callback === 'function') nextTick(callback, ex);
+        else nextTick(() => this.emit('error', ex));
       }
       return false;
     }
@@ -260,7 +261,7 @@ class WorkerProcess extends EventEmitter {
     for (const [pending, callback] of this._writeCallbacks) {
       if (pending > id) break;
       this._writeCallbacks.delete(pending);
-      process.nextTick(callback, null);
+      nextTick(callback, null);
     }
   }
 
@@ -272,14 +273,14 @@ class WorkerProcess extends EventEmitter {
     this.connected = false;
     native().closeChannel(this._id);
     this._channelClosed();
-    process.nextTick(() => this.emit('disconnect'));
+    nextTick(() => this.emit('disconnect'));
   }
 
   _channelClosed() {
     this._channelOpen = false;
     this._updateRef();
     // Like libuv cancelling queued writes: their callbacks still run.
-    for (const callback of this._writeCallbacks.values()) process.nextTick(callback, null);
+    for (const callback of this._writeCallbacks.values()) nextTick(callback, null);
     this._writeCallbacks.clear();
     this._forgetIfDone();
   }
@@ -304,7 +305,7 @@ class WorkerProcess extends EventEmitter {
       case 'error': {
         const err = new Error(`rust-cluster: worker ${this.pid} broke the IPC protocol: ${event.message}`);
         err.code = 'ERR_IPC_PROTOCOL';
-        process.nextTick(() => this.emit('error', err));
+        nextTick(() => this.emit('error', err));
         return;
       }
     }
@@ -326,18 +327,18 @@ class WorkerProcess extends EventEmitter {
       this._broken = true;
       native().closeChannel(this._id);
       this.kill('SIGKILL');
-      process.nextTick(() => this.emit('error', err));
+      nextTick(() => this.emit('error', err));
       // The channel is closed as if the worker had closed it.
       this._onChannelEnd();
       return;
     }
     if (event.fd == null) {
-      process.nextTick(() => this._emitMessage(message, undefined));
+      nextTick(() => this._emitMessage(message, undefined));
       return;
     }
     adoptIncoming(event.handleType, event.fd, message, (handle) => {
       if (message.key && handle instanceof net.Socket) this._trackReceivedSocket(message.key, handle);
-      process.nextTick(() => this._emitMessage(message.msg, handle));
+      nextTick(() => this._emitMessage(message.msg, handle));
     });
   }
 
@@ -393,7 +394,7 @@ class WorkerProcess extends EventEmitter {
       this._onSocketListRequest(message);
       return;
     }
-    process.nextTick(() => this.emit('internalMessage', message, undefined));
+    nextTick(() => this.emit('internalMessage', message, undefined));
   }
 
   // The worker closed its end (or died): Node's onread(EOF) path.
@@ -402,7 +403,7 @@ class WorkerProcess extends EventEmitter {
     const wasConnected = this.connected;
     this.connected = false;
     this._channelClosed();
-    if (wasConnected) process.nextTick(() => this.emit('disconnect'));
+    if (wasConnected) nextTick(() => this.emit('disconnect'));
     this._maybeClose();
   }
 
@@ -431,7 +432,7 @@ class WorkerProcess extends EventEmitter {
     // the pipes: let it poll once more (the second immediate runs after the next poll).
     const reading = this.stdio.some((stream, fd) => fd > 0 && stream?.readableFlowing && !stream.readableEnded);
     if (reading) setImmediate(() => setImmediate(emitExit));
-    else process.nextTick(emitExit);
+    else nextTick(emitExit);
   }
 }
 

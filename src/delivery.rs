@@ -160,6 +160,11 @@ impl Pending {
         cells
     }
 
+    /// Drops what was never delivered (and any descriptors it carried).
+    pub fn clear(&self) {
+        self.events.lock().clear();
+    }
+
     pub fn set_json(&self, worker: u32, json: bool) {
         if json {
             self.json_workers.write().insert(worker);

@@ -6,9 +6,13 @@ use delivery::{Cell, JsSink, Pending};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use rust_cluster_core::{reactor, Policy, Primary, Serialization, SpawnOptions, StdioSpec};
+use std::cell::RefCell;
+use std::ffi::c_void;
 use std::io;
 use std::os::fd::IntoRawFd;
+use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 mod delivery;
 mod loop_watch;
@@ -20,6 +24,10 @@ fn errno(e: &io::Error) -> i32 {
 fn nix_einval() -> i32 {
     22
 }
+
+/// Linux's errno values for a worker already gone and for a primary that has ended.
+const ESRCH: i32 = 3;
+const ECANCELED: i32 = 125;
 
 #[napi(object)]
 pub struct SpawnRequest {
@@ -72,7 +80,7 @@ fn stdio_spec(s: &str) -> StdioSpec {
 /// index. The per-message calls (`sendString`, `sendFrame`) are free functions taking this
 /// index rather than methods: napi-rs tracks a borrow of `this` on every method call, which
 /// cost more than the rest of a small send. A slot is emptied when its `NativePrimary` is
-/// finalized (its environment is gone).
+/// ended (see `Live::end`).
 static PRIMARIES: parking_lot::RwLock<Vec<Option<Primary>>> = parking_lot::const_rwlock(Vec::new());
 
 fn with_primary(index: u32, f: impl FnOnce(&Primary) -> f64) -> f64 {
@@ -104,43 +112,148 @@ pub fn send_string(primary: u32, id: u32, frame: String, write_id: f64) -> f64 {
     })
 }
 
-#[napi]
-pub struct NativePrimary {
+/// What a running primary holds. Taken exactly once, by whichever comes first: `shutdown`
+/// (the facade has no worker left), the environment's teardown, or finalization.
+struct Live {
     primary: Primary,
     pending: Arc<Pending>,
     index: u32,
+    watch: Option<loop_watch::LoopWatch>,
 }
 
-impl Drop for NativePrimary {
-    fn drop(&mut self) {
+type Shared = RefCell<Option<Live>>;
+
+/// As when the whole primary process ends (see the core's `watchdog`).
+const GRACE: Duration = Duration::from_millis(rust_cluster_core::watchdog::GRACE_MS as u64);
+
+impl Live {
+    /// Frees everything: the registry slot, the I/O thread, the workers (ended and
+    /// reaped), the loop watch; dropping the last handle to the core primary closes its
+    /// descriptors and releases the wake-up function.
+    fn end(self) {
         if let Some(slot) = PRIMARIES.write().get_mut(self.index as usize) {
             *slot = None;
         }
+        self.primary.shutdown(GRACE);
+        self.pending.clear();
+        if let Some(watch) = self.watch {
+            watch.close();
+        }
+    }
+}
+
+/// The environment is being torn down (a worker thread ending): end its primary, as
+/// Node's would end with it. Only registered off the main thread, where the process
+/// ending does that already (see the core's `watchdog`).
+unsafe extern "C" fn on_env_teardown(data: *mut c_void) {
+    // SAFETY: `data` is the `Rc<Shared>` leaked by `NativePrimary::new`; it is reclaimed
+    // only after this hook is removed, so it is live here.
+    let shared = unsafe { &*data.cast::<Shared>() };
+    let live = shared.borrow_mut().take();
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| live.map(Live::end))).is_err() {
+        eprintln!("rust-cluster: internal error while shutting the primary down");
+    }
+}
+
+#[napi(custom_finalize)]
+pub struct NativePrimary {
+    live: Rc<Shared>,
+    index: u32,
+    /// The pointer given to `napi_add_env_cleanup_hook`, while the hook is registered.
+    teardown_hook: Option<*const Shared>,
+}
+
+impl NativePrimary {
+    fn with<R>(&self, f: impl FnOnce(&Live) -> R) -> Option<R> {
+        self.live.borrow().as_ref().map(f)
+    }
+
+    fn release(&mut self, env: &Env) {
+        if let Some(hook) = self.teardown_hook.take() {
+            // SAFETY: `hook` is the pointer registered with this env in `new`; removing a
+            // hook that already ran is a no-op. Once removed, nothing else holds it.
+            unsafe {
+                sys::napi_remove_env_cleanup_hook(env.raw(), Some(on_env_teardown), hook as *mut _);
+                drop(Rc::from_raw(hook));
+            }
+        }
+        let live = self.live.borrow_mut().take();
+        if let Some(live) = live {
+            live.end();
+        }
+    }
+}
+
+impl ObjectFinalize for NativePrimary {
+    fn finalize(mut self, env: Env) -> Result<()> {
+        self.release(&env);
+        Ok(())
     }
 }
 
 #[napi]
 impl NativePrimary {
+    /// `on_main_thread`: whether this environment is the process's main thread (see
+    /// `on_env_teardown`).
     #[napi(constructor)]
-    pub fn new(env: Env, on_events: Function<Vec<Cell>, ()>) -> Result<Self> {
+    pub fn new(env: Env, on_events: Function<Vec<Cell>, ()>, on_main_thread: bool) -> Result<Self> {
         let pending = Arc::new(Pending::default());
         let sink = JsSink::new(&on_events, pending.clone())?;
         let primary = Primary::start(Box::new(sink))
             .map_err(|e| Error::from_reason(format!("cannot start the primary: {e}")))?;
         // Without Node's loop watching it, the I/O thread reads every channel instead.
-        let polling = std::env::var_os("RUST_CLUSTER_LOOP_POLL").is_none_or(|v| v != "0")
-            && loop_watch::watch(&env, &on_events, primary.clone(), pending.clone()).is_ok();
-        primary.set_loop_polling(polling);
+        let watch = if std::env::var_os("RUST_CLUSTER_LOOP_POLL").is_none_or(|v| v != "0") {
+            loop_watch::watch(&env, &on_events, primary.clone(), pending.clone()).ok()
+        } else {
+            None
+        };
+        primary.set_loop_polling(watch.is_some());
         let index = {
             let mut all = PRIMARIES.write();
-            all.push(Some(primary.clone()));
-            all.len() as u32 - 1
+            // Reuse a slot freed by a primary that ended: one process may start many.
+            match all.iter().position(Option::is_none) {
+                Some(free) => {
+                    all[free] = Some(primary.clone());
+                    free as u32
+                }
+                None => {
+                    all.push(Some(primary.clone()));
+                    all.len() as u32 - 1
+                }
+            }
         };
-        Ok(NativePrimary {
+        let live = Rc::new(RefCell::new(Some(Live {
             primary,
             pending,
             index,
+            watch,
+        })));
+        let mut teardown_hook = None;
+        if !on_main_thread {
+            let hook = Rc::into_raw(live.clone());
+            // SAFETY: `hook` stays valid until `release` removes the hook and reclaims it.
+            let status = unsafe {
+                sys::napi_add_env_cleanup_hook(env.raw(), Some(on_env_teardown), hook as *mut _)
+            };
+            if status == sys::Status::napi_ok {
+                teardown_hook = Some(hook);
+            } else {
+                // SAFETY: not registered, so ours again.
+                drop(unsafe { Rc::from_raw(hook) });
+            }
+        }
+        Ok(NativePrimary {
+            live,
+            index,
+            teardown_hook,
         })
+    }
+
+    /// Ends this primary now (the facade calls it once no worker is alive): nothing of it
+    /// is left, no thread, descriptor, open handle or registry slot. Idempotent.
+    #[napi]
+    pub fn shutdown(&mut self, env: Env) {
+        self.release(&env);
     }
 
     /// This primary's index, for `sendFrame` and `sendString`.
@@ -152,18 +265,19 @@ impl NativePrimary {
     /// "rr", "none", "sticky" or "reuseport".
     #[napi]
     pub fn set_policy(&self, policy: String) {
-        self.primary.set_policy(match policy.as_str() {
+        let policy = match policy.as_str() {
             "none" => Policy::None,
             "sticky" => Policy::Sticky,
             "reuseport" => Policy::ReusePort,
             _ => Policy::RoundRobin,
-        });
+        };
+        self.with(|live| live.primary.set_policy(policy));
     }
 
     /// Key shared handles as this Node major version's primary does.
     #[napi]
     pub fn follow_node_line(&self, major: u32) {
-        self.primary.follow_node_line(major);
+        self.with(|live| live.primary.follow_node_line(major));
     }
 
     #[napi]
@@ -173,7 +287,7 @@ impl NativePrimary {
         } else {
             reactor::DEFAULT_MAX_FRAME
         };
-        self.primary.set_max_frame(bytes);
+        self.with(|live| live.primary.set_max_frame(bytes));
     }
 
     #[napi]
@@ -201,8 +315,11 @@ impl NativePrimary {
             stdio: req.stdio.iter().map(|s| stdio_spec(s)).collect(),
             channel_fd: req.channel_fd,
         };
-        self.pending.set_json(req.id, json);
-        match self.primary.spawn(req.id, options, mode) {
+        let spawned = self.with(|live| {
+            live.pending.set_json(req.id, json);
+            live.primary.spawn(req.id, options, mode)
+        });
+        match spawned.unwrap_or_else(|| Err(io::Error::from_raw_os_error(ECANCELED))) {
             Ok((pid, stdio)) => SpawnResult {
                 pid,
                 errno: 0,
@@ -222,36 +339,37 @@ impl NativePrimary {
     /// The listener an `open` event asked for is listening on `fd` (duplicated).
     #[napi]
     pub fn listener_opened(&self, server: u32, fd: i32) {
-        self.primary.listener_opened(server, fd);
+        self.with(|live| live.primary.listener_opened(server, fd));
     }
 
     /// Opening it failed with `errno` (negative).
     #[napi]
     pub fn listener_failed(&self, server: u32, errno: i32) {
-        self.primary.listener_failed(server, errno);
+        self.with(|live| live.primary.listener_failed(server, errno));
     }
 
     #[napi]
     pub fn disconnect_worker(&self, id: u32) {
-        self.primary.disconnect_worker(id);
+        self.with(|live| live.primary.disconnect_worker(id));
     }
 
     #[napi]
     pub fn close_channel(&self, id: u32) {
-        self.primary.close_channel(id);
+        self.with(|live| live.primary.close_channel(id));
     }
 
     /// 0, or a negative errno (ESRCH when the worker is already gone).
     #[napi]
     pub fn kill(&self, id: u32, signal: i32) -> i32 {
-        match self.primary.kill(id, signal) {
-            Ok(()) => 0,
-            Err(e) => errno(&e),
+        match self.with(|live| live.primary.kill(id, signal)) {
+            Some(Ok(())) => 0,
+            Some(Err(e)) => errno(&e),
+            None => -ESRCH,
         }
     }
 
     #[napi]
     pub fn forget(&self, id: u32) {
-        self.pending.set_json(id, false);
+        self.with(|live| live.pending.set_json(id, false));
     }
 }

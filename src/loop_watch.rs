@@ -10,6 +10,7 @@ use crate::delivery::{Cell, Pending};
 use napi::bindgen_prelude::{Function, JsValue, ToNapiValue};
 use napi::{sys, Env};
 use rust_cluster_core::Primary;
+use std::cell::{Cell as Flag, RefCell};
 use std::ffi::{c_int, c_void};
 use std::sync::Arc;
 
@@ -32,7 +33,10 @@ extern "C" {
 
 /// What the poll handle's `data` points at.
 struct Watch {
-    primary: Primary,
+    /// Given up when the watch closes, so the primary can be freed before libuv has
+    /// finished closing the handle.
+    primary: RefCell<Option<Primary>>,
+    closed: Flag<bool>,
     pending: Arc<Pending>,
     env: sys::napi_env,
     /// The facade's event function, and the async context its calls run in.
@@ -43,16 +47,19 @@ struct Watch {
     cleanup: sys::napi_async_cleanup_hook_handle,
 }
 
+/// A running watch; `close` ends it.
+pub struct LoopWatch(*mut Watch);
+
 /// Starts servicing the core's loop poller on `env`'s event loop, delivering to
 /// `on_events`. The handle is unref'd (the facade decides the loop's lifetime, as Node's
-/// ChildProcess handles do) and closed when the environment is torn down (a worker thread
-/// ending).
+/// ChildProcess handles do) and closed by `LoopWatch::close`, or when the environment is
+/// torn down (a worker thread ending).
 pub fn watch(
     env: &Env,
     on_events: &Function<Vec<Cell>, ()>,
     primary: Primary,
     pending: Arc<Pending>,
-) -> Result<(), String> {
+) -> Result<LoopWatch, String> {
     let env = env.raw();
     let fd = primary.loop_poller_fd();
     let mut event_loop = std::ptr::null_mut();
@@ -76,7 +83,8 @@ pub fn watch(
     // SAFETY: a plain size query.
     let size = unsafe { uv_handle_size(UV_POLL) };
     let watch = Box::into_raw(Box::new(Watch {
-        primary,
+        primary: RefCell::new(Some(primary)),
+        closed: Flag::new(false),
         pending,
         env,
         callback,
@@ -105,7 +113,42 @@ pub fn watch(
             &mut (*watch).cleanup,
         );
     }
-    Ok(())
+    Ok(LoopWatch(watch))
+}
+
+impl LoopWatch {
+    /// Stops watching, gives up the primary, and releases the function reference and the
+    /// async context (so nothing of the watch looks like an open handle any more); the
+    /// handle's memory goes once libuv has closed it. Called on the loop's thread from a
+    /// napi call or the environment's cleanup, never from the watch's own callback.
+    pub fn close(self) {
+        // SAFETY: the Watch lives until `on_closed`, which cannot have run: only `close`
+        // and `on_teardown` start closing, and both do it once (`closed`). `env`,
+        // `callback` and `async_context` were created for this env, which is still live.
+        unsafe {
+            let watch = &*self.0;
+            if watch.closed.replace(true) {
+                return;
+            }
+            sys::napi_delete_reference(watch.env, watch.callback);
+            sys::napi_async_destroy(watch.env, watch.async_context);
+            stop_and_close(self.0);
+        }
+    }
+}
+
+/// Stops the poll, drops the watch's primary and closes the handle (freed in `on_closed`).
+///
+/// # Safety
+/// `watch` is live and its handle is not closing yet; on the loop's thread.
+unsafe fn stop_and_close(watch: *mut Watch) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        (*watch).primary.borrow_mut().take();
+        let handle = (*watch).handle.as_mut_ptr().cast::<c_void>();
+        uv_poll_stop(handle);
+        uv_close(handle, on_closed);
+    }
 }
 
 unsafe extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
@@ -114,7 +157,9 @@ unsafe extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c
     let watch = unsafe { &*(*handle.cast::<*const Watch>()) };
     // Never unwind into libuv.
     let serviced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        watch.primary.service_loop();
+        if let Some(primary) = watch.primary.borrow().as_ref() {
+            primary.service_loop();
+        }
         watch.pending.take_cells()
     }));
     match serviced {
@@ -165,11 +210,13 @@ fn call_js(watch: &Watch, cells: Vec<Cell>) {
 
 unsafe extern "C" fn on_teardown(_hook: sys::napi_async_cleanup_hook_handle, data: *mut c_void) {
     let watch = data.cast::<Watch>();
-    // SAFETY: `data` is the Watch registered with this hook; we are on the loop's thread.
+    // SAFETY: `data` is the Watch registered with this hook, live until `on_closed` (which
+    // also removes this hook); we are on the loop's thread. A watch `close` already started
+    // closing is left to finish: its `on_closed` tells Node this hook is done.
     unsafe {
-        let handle = (*watch).handle.as_mut_ptr().cast::<c_void>();
-        uv_poll_stop(handle);
-        uv_close(handle, on_closed);
+        if !(*watch).closed.replace(true) {
+            stop_and_close(watch);
+        }
     }
 }
 

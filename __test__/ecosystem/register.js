@@ -1,7 +1,7 @@
 'use strict';
 // Run with `node -r rust-cluster/register` (or NODE_OPTIONS): in the primary,
-// require('cluster') and require('node:cluster') are rust-cluster (SCHED_STICKY exists
-// only there); in a worker they stay Node's worker-side module.
+// require('cluster') and require('node:cluster') are rust-cluster; in a worker they stay
+// Node's worker-side module (with rust-cluster's policy constants once it is loaded).
 const cluster = require('cluster');
 const nodeCluster = require('node:cluster');
 const rustCluster = require('rust-cluster');

@@ -16,7 +16,7 @@
 use crate::channel::{Flush, FrameDecoder, FrameKind, OutFrame, Serialization, Writer};
 use crate::int_map::IntMap;
 use crate::protocol::{self, Incoming, ServerKeys};
-use crate::reaper::{self, Exit};
+use crate::reaper::{self, Exit, Leaving};
 use crate::scheduler::{RoundRobin, WorkerId};
 use crate::servers::{self, BindRequest, Conn, Distribution, Server, ServerTable};
 use crate::spawn::{self, SpawnOptions};
@@ -25,7 +25,10 @@ use parking_lot::Mutex;
 use serde_json::{Map, Value};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 mod serving;
 #[cfg(test)]
@@ -211,6 +214,9 @@ struct Inner {
     epoll: Epoll,
     wake: OwnedFd,
     sink: Box<dyn EventSink>,
+    /// Set once by `Primary::shutdown`: the I/O thread leaves at its next wakeup.
+    stopping: AtomicBool,
+    io_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The primary: owns the I/O thread and everything it watches.
@@ -255,12 +261,53 @@ impl Primary {
             epoll,
             wake,
             sink,
+            stopping: AtomicBool::new(false),
+            io_thread: Mutex::new(None),
         });
         let thread_inner = inner.clone();
-        std::thread::Builder::new()
+        let io_thread = std::thread::Builder::new()
             .name("rust-cluster-reactor".into())
             .spawn(move || run(thread_inner))?;
+        *inner.io_thread.lock() = Some(io_thread);
         Ok(Primary { inner })
+    }
+
+    /// Ends this primary as its process ending would end Node's: the I/O thread stops,
+    /// every server closes, every worker's channel closes and the workers are ended and
+    /// reaped (`reaper::end_all`: `grace` to leave by themselves, then SIGKILL). Returns how
+    /// each worker ended; nothing more is delivered to the sink. The epoll sets and the
+    /// eventfd close with the last handle to this primary (the I/O thread's is gone when
+    /// this returns). Later calls do nothing; spawning after it fails.
+    pub fn shutdown(&self, grace: Duration) -> Vec<(WorkerId, Exit)> {
+        if self.inner.stopping.swap(true, Ordering::AcqRel) {
+            return Vec::new();
+        }
+        sys::eventfd_signal(self.inner.wake.as_raw_fd());
+        let io_thread = self.inner.io_thread.lock().take();
+        if let Some(io_thread) = io_thread {
+            // (Never join from the I/O thread itself, should a sink call this.)
+            if io_thread.thread().id() != std::thread::current().id() {
+                let _ = io_thread.join();
+            }
+        }
+        let leaving: Vec<Leaving> = {
+            let mut st = self.inner.state.lock();
+            st.events.clear();
+            st.servers = ServerTable::default();
+            st.orphans.clear();
+            std::mem::take(&mut st.workers)
+                .into_iter()
+                .filter_map(|(id, slot)| {
+                    // Dropping the slot closes the channel, which tells a Node worker to
+                    // leave.
+                    let pid = slot.pid;
+                    slot.pidfd.map(|pidfd| Leaving { id, pid, pidfd })
+                })
+                .collect()
+        };
+        let ended = reaper::end_all(leaving, grace);
+        sys::release_free_memory();
+        ended
     }
 
     pub fn set_policy(&self, policy: Policy) {
@@ -312,6 +359,9 @@ impl Primary {
         options: SpawnOptions,
         mode: Serialization,
     ) -> io::Result<(i32, Vec<Option<OwnedFd>>)> {
+        if self.inner.stopping.load(Ordering::Acquire) {
+            return Err(io::Error::from_raw_os_error(nix::libc::ECANCELED));
+        }
         let spawned = spawn::spawn(options)?;
         let mut st = self.inner.state.lock();
         let epoll = &self.inner.epoll;
@@ -457,6 +507,9 @@ fn run(inner: Arc<Inner>) {
     let mut ready = Vec::new();
     loop {
         if inner.epoll.wait(&mut ready, -1).is_err() {
+            return;
+        }
+        if inner.stopping.load(Ordering::Acquire) {
             return;
         }
         let mut st = inner.state.lock();
