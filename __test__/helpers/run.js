@@ -126,6 +126,7 @@ async function waitForNoTagged(tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } 
  * Start `node [nodeArgs] script [args]`.
  *
  * options:
+ *   execPath  the node binary (default: this one); the workers run it too
  *   env       extra environment (a value of undefined removes the variable)
  *   impl      'builtin' | 'rust' (default: $RUST_CLUSTER_TEST_IMPL or 'rust')
  *   args      script arguments
@@ -134,7 +135,7 @@ async function waitForNoTagged(tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } 
  *   cwd       working directory (default: the package root)
  */
 function start(script, options = {}) {
-  const { env = {}, impl, args = [], nodeArgs = [], detached = false, cwd = ROOT } = options;
+  const { env = {}, impl, args = [], nodeArgs = [], detached = false, cwd = ROOT, execPath = process.execPath } = options;
   const tag = `${process.pid}-${crypto.randomBytes(8).toString('hex')}`;
   const scriptPath = path.resolve(ROOT, script);
   const execArgs = [...nodeArgs];
@@ -151,7 +152,7 @@ function start(script, options = {}) {
   }
   childEnv[TAG_VAR] = tag;
 
-  const child = spawn(process.execPath, [...execArgs, scriptPath, ...args], {
+  const child = spawn(execPath, [...execArgs, scriptPath, ...args], {
     cwd,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
