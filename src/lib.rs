@@ -113,7 +113,8 @@ pub fn send_string(primary: u32, id: u32, frame: String, write_id: f64) -> f64 {
 }
 
 /// What a running primary holds. Taken exactly once, by whichever comes first: `shutdown`
-/// (the facade has no worker left), the environment's teardown, or finalization.
+/// (the facade has no worker left), the environment's teardown, or finalization (which
+/// only finds it if the object became unreachable while running).
 struct Live {
     primary: Primary,
     pending: Arc<Pending>,
@@ -121,7 +122,11 @@ struct Live {
     watch: Option<loop_watch::LoopWatch>,
 }
 
-type Shared = RefCell<Option<Live>>;
+/// What the object and its environment's cleanup hook share.
+struct Shared {
+    live: RefCell<Option<Live>>,
+    main_thread: bool,
+}
 
 /// As when the whole primary process ends (see the core's `watchdog`).
 const GRACE: Duration = Duration::from_millis(rust_cluster_core::watchdog::GRACE_MS as u64);
@@ -142,14 +147,18 @@ impl Live {
     }
 }
 
-/// The environment is being torn down (a worker thread ending): end its primary, as
-/// Node's would end with it. Only registered off the main thread, where the process
-/// ending does that already (see the core's `watchdog`).
+/// The environment is being torn down. A worker thread ending: end its primary, as
+/// Node's would end with it. The main thread: the process is ending, which ends the
+/// workers as it does Node's (their channels close; the core's `watchdog` SIGKILLs any
+/// still running after the grace), so the exit is neither delayed nor changed.
 unsafe extern "C" fn on_env_teardown(data: *mut c_void) {
     // SAFETY: `data` is the `Rc<Shared>` leaked by `NativePrimary::new`; it is reclaimed
     // only after this hook is removed, so it is live here.
     let shared = unsafe { &*data.cast::<Shared>() };
-    let live = shared.borrow_mut().take();
+    let live = shared.live.borrow_mut().take();
+    if shared.main_thread {
+        return;
+    }
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| live.map(Live::end))).is_err() {
         eprintln!("rust-cluster: internal error while shutting the primary down");
     }
@@ -165,7 +174,7 @@ pub struct NativePrimary {
 
 impl NativePrimary {
     fn with<R>(&self, f: impl FnOnce(&Live) -> R) -> Option<R> {
-        self.live.borrow().as_ref().map(f)
+        self.live.live.borrow().as_ref().map(f)
     }
 
     fn release(&mut self, env: &Env) {
@@ -177,7 +186,7 @@ impl NativePrimary {
                 drop(Rc::from_raw(hook));
             }
         }
-        let live = self.live.borrow_mut().take();
+        let live = self.live.live.borrow_mut().take();
         if let Some(live) = live {
             live.end();
         }
@@ -222,26 +231,27 @@ impl NativePrimary {
                 }
             }
         };
-        let live = Rc::new(RefCell::new(Some(Live {
-            primary,
-            pending,
-            index,
-            watch,
-        })));
-        let mut teardown_hook = None;
-        if !on_main_thread {
-            let hook = Rc::into_raw(live.clone());
-            // SAFETY: `hook` stays valid until `release` removes the hook and reclaims it.
-            let status = unsafe {
-                sys::napi_add_env_cleanup_hook(env.raw(), Some(on_env_teardown), hook as *mut _)
-            };
-            if status == sys::Status::napi_ok {
-                teardown_hook = Some(hook);
-            } else {
-                // SAFETY: not registered, so ours again.
-                drop(unsafe { Rc::from_raw(hook) });
-            }
-        }
+        let live = Rc::new(Shared {
+            live: RefCell::new(Some(Live {
+                primary,
+                pending,
+                index,
+                watch,
+            })),
+            main_thread: on_main_thread,
+        });
+        let hook = Rc::into_raw(live.clone());
+        // SAFETY: `hook` stays valid until `release` removes the hook and reclaims it.
+        let status = unsafe {
+            sys::napi_add_env_cleanup_hook(env.raw(), Some(on_env_teardown), hook as *mut _)
+        };
+        let teardown_hook = if status == sys::Status::napi_ok {
+            Some(hook)
+        } else {
+            // SAFETY: not registered, so ours again.
+            drop(unsafe { Rc::from_raw(hook) });
+            None
+        };
         Ok(NativePrimary {
             live,
             index,
