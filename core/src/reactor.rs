@@ -226,15 +226,15 @@ pub struct Primary {
 }
 
 fn errno_of(e: &io::Error) -> i32 {
-    -e.raw_os_error().unwrap_or(nix::libc::EINVAL)
+    -e.raw_os_error().unwrap_or(libc::EINVAL)
 }
 
 fn port_of(req: &BindRequest) -> Result<u16, i32> {
-    u16::try_from(req.port).map_err(|_| -nix::libc::EINVAL)
+    u16::try_from(req.port).map_err(|_| -libc::EINVAL)
 }
 
 fn closed_channel() -> io::Error {
-    io::Error::from_raw_os_error(nix::libc::EPIPE)
+    io::Error::from_raw_os_error(libc::EPIPE)
 }
 
 impl Primary {
@@ -360,7 +360,7 @@ impl Primary {
         mode: Serialization,
     ) -> io::Result<(i32, Vec<Option<OwnedFd>>)> {
         if self.inner.stopping.load(Ordering::Acquire) {
-            return Err(io::Error::from_raw_os_error(nix::libc::ECANCELED));
+            return Err(io::Error::from_raw_os_error(libc::ECANCELED));
         }
         let spawned = spawn::spawn(options)?;
         let mut st = self.inner.state.lock();
@@ -477,7 +477,7 @@ impl Primary {
         let st = self.inner.state.lock();
         match st.workers.get(&id) {
             Some(slot) if slot.pidfd.is_some() => sys::kill(slot.pid, signal),
-            _ => Err(io::Error::from_raw_os_error(nix::libc::ESRCH)),
+            _ => Err(io::Error::from_raw_os_error(libc::ESRCH)),
         }
     }
 
@@ -488,11 +488,9 @@ impl Primary {
         let epoll = &self.inner.epoll;
         match copy {
             Ok(copy) => st.on_listener_opened(epoll, server, copy),
-            Err(e) => st.on_listener_failed(
-                epoll,
-                server,
-                -e.raw_os_error().unwrap_or(nix::libc::EINVAL),
-            ),
+            Err(e) => {
+                st.on_listener_failed(epoll, server, -e.raw_os_error().unwrap_or(libc::EINVAL))
+            }
         }
     }
 
@@ -962,7 +960,7 @@ impl State {
     fn protocol_error(&mut self, epoll: &Epoll, id: WorkerId, message: String) {
         if let Some(slot) = self.workers.get(&id) {
             if slot.pidfd.is_some() {
-                let _ = sys::kill(slot.pid, nix::libc::SIGKILL);
+                let _ = sys::kill(slot.pid, libc::SIGKILL);
             }
         }
         self.events.push(Event::ProtocolError {

@@ -5,7 +5,7 @@
 use crate::int_map::IntMap;
 use crate::scheduler::{RoundRobin, WorkerId};
 use crate::sys;
-use nix::libc;
+use libc;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::io;

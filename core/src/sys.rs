@@ -4,7 +4,7 @@
 //! async-signal-safe calls are allowed: `spawn`'s `pre_exec` (which calls back into here)
 //! and the `watchdog`'s whole life; each of those blocks has its own SAFETY comment.
 
-use nix::libc;
+use libc;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -144,11 +144,7 @@ impl State {
         let registered = sys::set_nonblocking(raw)
             .and_then(|_| epoll.add(raw, EPOLLIN | EPOLLET, token(KIND_LISTENER, sid)));
         if let Err(e) = registered {
-            return self.on_listener_failed(
-                epoll,
-                sid,
-                -e.raw_os_error().unwrap_or(nix::libc::EINVAL),
-            );
+            return self.on_listener_failed(epoll, sid, -e.raw_os_error().unwrap_or(libc::EINVAL));
         }
         server.sockname = servers::sockname(&fd);
         server.listener = Some(servers::Listener::adopt(fd));
@@ -227,7 +223,7 @@ impl State {
                     _ => false,
                 });
             if taken {
-                return Err(-nix::libc::EADDRINUSE);
+                return Err(-libc::EADDRINUSE);
             }
             let first = servers::open_reuseport(&req, port_of(&req)?).map_err(|e| errno_of(&e))?;
             let port = servers::sockname(&first.fd)
@@ -273,7 +269,7 @@ impl State {
         let fd = listener.fd.as_raw_fd();
         if round_robin {
             // The accept loop must never block the I/O thread.
-            sys::set_nonblocking(fd).map_err(|e| -e.raw_os_error().unwrap_or(nix::libc::EINVAL))?;
+            sys::set_nonblocking(fd).map_err(|e| -e.raw_os_error().unwrap_or(libc::EINVAL))?;
         }
         let sid = self.servers.insert_unkeyed(Server {
             key: key.to_string(),
@@ -290,7 +286,7 @@ impl State {
             // Edge-triggered: each readiness edge runs the accept loop once a worker is free.
             epoll
                 .add(fd, EPOLLIN | EPOLLET, token(KIND_LISTENER, sid))
-                .map_err(|e| -e.raw_os_error().unwrap_or(nix::libc::EINVAL))?;
+                .map_err(|e| -e.raw_os_error().unwrap_or(libc::EINVAL))?;
         }
         Ok(sid)
     }

@@ -231,7 +231,7 @@ fn a_worker_channel_is_read_by_the_io_thread_only_while_a_connection_is_in_fligh
         "read by the I/O thread after the ack"
     );
 
-    primary.kill(1, nix::libc::SIGKILL).unwrap();
+    primary.kill(1, libc::SIGKILL).unwrap();
     run_until(&mut |_, e| matches!(e, Event::Exit { .. }));
     let _ = std::fs::remove_file(http_worker_script());
 }
