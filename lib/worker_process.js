@@ -423,4 +423,4 @@ class WorkerProcess extends EventEmitter {
   }
 }
 
-module.exports = { WorkerProcess };
+module.exports = { WorkerProcess, signalNumber };

@@ -20,12 +20,16 @@ use crate::reaper::{self, Exit};
 use crate::scheduler::{RoundRobin, WorkerId};
 use crate::servers::{self, BindRequest, Conn, Distribution, Server, ServerTable};
 use crate::spawn::{self, SpawnOptions};
+use crate::supervisor::{
+    Decision, Due, KillReason, Millis, RestartPolicy, Slot, Supervisor, XorShift,
+};
 use crate::sys::{self, Epoll, EPOLLET, EPOLLIN, EPOLLOUT};
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
+use std::time::Instant;
 
 mod serving;
 #[cfg(test)]
@@ -114,6 +118,20 @@ pub enum Event {
         server: u32,
         request: Value,
     },
+    /// A supervision timer fired: a slot's restart is due, or a worker was killed because
+    /// it was not ready within its startup timeout.
+    Timer {
+        kind: TimerEvent,
+        id: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerEvent {
+    /// `id` is the slot to fork a replacement into.
+    Restart,
+    /// `id` is the worker just sent SIGKILL.
+    StartupTimeout,
 }
 
 pub trait EventSink: Send + Sync + 'static {
@@ -184,6 +202,9 @@ struct State {
     loop_poller: Epoll,
     /// New channels start on `loop_poller` (set once something services it).
     loop_polling: bool,
+    /// Restart backoff and deadlines; its timers bound the I/O thread's sleep.
+    supervisor: Supervisor,
+    rng: XorShift,
 }
 
 /// `NODE_DEBUG=cluster` or `RUST_CLUSTER_DEBUG=1`: log the protocol to stderr.
@@ -210,6 +231,14 @@ struct Inner {
     epoll: Epoll,
     wake: OwnedFd,
     sink: Box<dyn EventSink>,
+    /// The supervisor's clock starts here.
+    origin: Instant,
+}
+
+impl Inner {
+    fn now(&self) -> Millis {
+        self.origin.elapsed().as_millis() as Millis
+    }
 }
 
 /// The primary: owns the I/O thread and everything it watches.
@@ -249,10 +278,13 @@ impl Primary {
                 trace: trace_enabled(),
                 loop_poller: Epoll::new()?,
                 loop_polling: false,
+                supervisor: Supervisor::new(),
+                rng: XorShift::seeded(),
             }),
             epoll,
             wake,
             sink,
+            origin: Instant::now(),
         });
         let thread_inner = inner.clone();
         std::thread::Builder::new()
@@ -444,16 +476,78 @@ impl Primary {
         let mut st = self.inner.state.lock();
         st.on_listener_failed(&self.inner.epoll, server, errno);
     }
+
+    /// Turns restarts on (or off, with None).
+    pub fn set_restart_policy(&self, policy: Option<RestartPolicy>) {
+        self.inner.state.lock().supervisor.set_policy(policy);
+    }
+
+    /// A worker of `slot` started now (its stable time counts from here).
+    pub fn slot_started(&self, slot: Slot) {
+        let now = self.inner.now();
+        self.inner.state.lock().supervisor.started(slot, now);
+    }
+
+    /// The worker of `slot` exited unexpectedly: restart it later (an `Event::Timer` says
+    /// when) or give up. None without a restart policy.
+    pub fn slot_exited(&self, slot: Slot) -> Option<Decision> {
+        let now = self.inner.now();
+        let decision = {
+            let mut st = self.inner.state.lock();
+            let st = &mut *st;
+            st.supervisor.exited(slot, now, &mut st.rng)
+        };
+        self.wake_for_timers();
+        decision
+    }
+
+    /// The slot is no longer kept: its pending restart is dropped.
+    pub fn forget_slot(&self, slot: Slot) {
+        self.inner.state.lock().supervisor.forget_slot(slot);
+    }
+
+    /// Drops every pending restart.
+    pub fn cancel_restarts(&self) {
+        self.inner.state.lock().supervisor.cancel_restarts();
+    }
+
+    /// Sends `signal` to worker `id` in `after_ms`, from the I/O thread (so it happens
+    /// while JavaScript is busy), unless it exits or `cancel_kill` comes first.
+    pub fn kill_after(&self, id: WorkerId, after_ms: Millis, signal: i32, reason: KillReason) {
+        let at = self.inner.now() + after_ms;
+        self.inner
+            .state
+            .lock()
+            .supervisor
+            .kill_at(id, at, signal, reason);
+        self.wake_for_timers();
+    }
+
+    pub fn cancel_kill(&self, id: WorkerId, reason: KillReason) {
+        self.inner
+            .state
+            .lock()
+            .supervisor
+            .cancel_kill(id, Some(reason));
+    }
+
+    /// The I/O thread may be asleep without a timeout: make it look at the timers again.
+    fn wake_for_timers(&self) {
+        sys::eventfd_signal(self.inner.wake.as_raw_fd());
+    }
 }
 
 fn run(inner: Arc<Inner>) {
     let mut ready = Vec::new();
+    // Until the first timer is set, sleep until something happens (setting one wakes us).
+    let mut timeout = -1;
     loop {
-        if inner.epoll.wait(&mut ready, -1).is_err() {
+        if inner.epoll.wait(&mut ready, timeout).is_err() {
             return;
         }
         let mut st = inner.state.lock();
         st.dispatch_all(&inner, &ready);
+        timeout = st.fire_timers(&inner);
         let events = std::mem::take(&mut st.events);
         if !events.is_empty() {
             // Under the lock: see `Primary::service_loop`.
@@ -463,6 +557,45 @@ fn run(inner: Arc<Inner>) {
 }
 
 impl State {
+    /// Acts on the supervision timers that are due; returns how long the I/O thread may
+    /// sleep before the next one (-1: no timer).
+    fn fire_timers(&mut self, inner: &Inner) -> i32 {
+        let Some(next) = self.supervisor.next_due() else {
+            return -1;
+        };
+        let now = inner.now();
+        if next > now {
+            return (next - now).min(i32::MAX as Millis) as i32;
+        }
+        for due in self.supervisor.take_due(now) {
+            match due {
+                Due::Restart { slot } => self.events.push(Event::Timer {
+                    kind: TimerEvent::Restart,
+                    id: slot,
+                }),
+                Due::Kill {
+                    worker,
+                    signal,
+                    reason,
+                } => {
+                    // Only while the worker is not reaped: its pid cannot have been reused.
+                    let Some(slot) = self.workers.get(&worker).filter(|s| s.pidfd.is_some()) else {
+                        continue;
+                    };
+                    if sys::kill(slot.pid, signal).is_ok() && reason == KillReason::StartupTimeout {
+                        self.events.push(Event::Timer {
+                            kind: TimerEvent::StartupTimeout,
+                            id: worker,
+                        });
+                    }
+                }
+            }
+        }
+        self.supervisor.next_due().map_or(-1, |next| {
+            next.saturating_sub(now).min(i32::MAX as Millis) as i32
+        })
+    }
+
     fn dispatch_all(&mut self, inner: &Inner, ready: &[(u64, u32)]) {
         for &(tok, flags) in ready {
             // A bug in handling one descriptor must not stop the I/O for every worker (nor
@@ -880,6 +1013,7 @@ impl State {
             }
         }
         self.remove_worker_from_servers(epoll, id);
+        self.supervisor.cancel_kill(id, None);
         if self.trace {
             eprintln!(
                 "CLUSTER {}: worker {id} exited {exit:?}",
