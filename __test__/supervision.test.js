@@ -117,3 +117,39 @@ test('shutdownSignals: SIGTERM shuts down and exits 0 within the deadline; a sec
   assert.deepStrictEqual(await twice.waitForExit({ timeout: 5000 }), { code: 1, signal: null });
   await twice.waitForNoProcesses({ timeout: 2000 });
 });
+
+for (const policy of ['rr', 'sticky']) {
+  test(`readyOn 'message' (${policy}): a worker that listens before it says 'ready' gets no connection before`, async (t) => {
+    const proc = start(fixture('ready.js'), { env: { POLICY: policy } });
+    t.after(() => proc.cleanup());
+    const results = JSON.parse((await proc.waitFor(/"event":"results"/)).line);
+    assert.deepStrictEqual({ failed: results.failed, beforeReady: results.beforeReady }, { failed: 0, beforeReady: 0 });
+    const [listening] = events(proc, 'listening');
+    const [saying] = events(proc, 'saying-ready');
+    const served = events(proc, 'served');
+    // The client connected from the moment the worker listened (every 20 ms, for 800 ms):
+    // those connections waited in the kernel's backlog and were served once it was ready.
+    assert.ok(served.length >= 20, `${served.length} served`);
+    assert.ok(saying.t - listening.t >= 700);
+    for (const s of served) assert.ok(s.t >= saying.t, `served ${saying.t - s.t} ms before it said 'ready'`);
+    // The 'ready' message is still a message.
+    assert.deepStrictEqual(events(proc, 'message').map((m) => m.message), ['ready']);
+    assert.strictEqual(events(proc, 'ready').length, 1);
+    assert.strictEqual((await proc.waitForExit()).code, 0);
+  });
+}
+
+test('startupTimeout kills a worker that never says ready; the kills count toward maxRestarts', async (t) => {
+  const proc = start(fixture('ready.js'), { env: { MODE: 'never' } });
+  t.after(() => proc.cleanup());
+  const giveup = JSON.parse((await proc.waitFor(/"event":"giveup"/)).line);
+  assert.deepStrictEqual({ restarts: giveup.restarts, id: giveup.id }, { restarts: 3, id: 3 });
+  const exits = events(proc, 'exit');
+  assert.deepStrictEqual(exits.map((e) => e.signal), ['SIGKILL', 'SIGKILL', 'SIGKILL']);
+  const listening = events(proc, 'listening');
+  // Each was killed about 300 ms after it started, not at once and not never.
+  exits.forEach((e, i) => assert.ok(e.t - listening[i].t < 3000));
+  assert.strictEqual(events(proc, 'ready').length, 0);
+  assert.strictEqual((await proc.waitForExit()).code, 0);
+  await proc.waitForNoProcesses();
+});

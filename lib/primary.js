@@ -199,7 +199,7 @@ function normalizeStdio(settings) {
   return { stdio: slots, ipcFd };
 }
 
-function createWorkerProcess(id, env) {
+function createWorkerProcess(id, env, slot) {
   const settings = cluster.settings;
   applyMessageLimit(settings);
   const workerEnv = { ...process.env, ...env, NODE_UNIQUE_ID: `${id}` };
@@ -250,6 +250,7 @@ function createWorkerProcess(id, env) {
     stdio,
     ipcFd,
     serialization,
+    slot,
   });
 }
 
@@ -261,7 +262,8 @@ function removeWorker(worker) {
 cluster.fork = function fork(env) {
   cluster.setupPrimary();
   const id = ++ids;
-  const workerProcess = createWorkerProcess(id, env);
+  const slot = supervision.nextSlot();
+  const workerProcess = createWorkerProcess(id, env, slot);
   const worker = new Worker({ id, process: workerProcess });
 
   worker.on('message', function onMessage(message, handle) {
@@ -291,7 +293,7 @@ cluster.fork = function fork(env) {
   worker.process.on('internalMessage', (message) => onInternalMessage(worker, message));
   process.nextTick(emitForkNT, worker);
   cluster.workers[worker.id] = worker;
-  supervision.onFork(worker, env);
+  supervision.onFork(worker, env, slot);
   return worker;
 };
 

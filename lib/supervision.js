@@ -21,7 +21,7 @@ const RESTART_DEFAULTS = {
 let cluster = null;
 let forkWorker = null;
 
-// Per worker: { slot, env, ready, stopping, replacing }.
+// Per worker: { slot, env, ready, stopping, gated }.
 const states = new WeakMap();
 // Slot -> the worker currently holding it (a replacement takes over at its fork).
 const slotOwners = new Map();
@@ -113,6 +113,9 @@ function configure(settings) {
     : validateSignal(settings.reloadSignal, 'options.reloadSignal');
 
   if (policy !== null || restartPolicy !== null) native().setRestartPolicy(policy);
+  // Only readyOn 'message' needs the gate: a worker is listening once its queryServer is
+  // answered, and online before it can ask.
+  if ((on === 'message') !== (readyOn === 'message')) native().setReadinessGate(on === 'message');
   if (policy === null && restartPolicy !== null) dropPendingRestarts();
   restartPolicy = policy;
   readyOn = on;
@@ -162,22 +165,33 @@ function state(worker) {
   return states.get(worker);
 }
 
-function lowestFreeSlot() {
+// A slot is taken by a worker that is neither dead nor being stopped (as the core frees a
+// stopping worker's sticky slot at once), or by a pending restart.
+function slotTaken(slot) {
+  const owner = slotOwners.get(slot);
+  const held = owner !== undefined && !owner.isDead() && !state(owner).stopping;
+  return held || pendingRestarts.has(slot);
+}
+
+/** The slot of the worker about to be forked: a restart's or replacement's, else the lowest free. */
+function nextSlot() {
+  if (forcedSlot !== undefined) return forcedSlot;
   let slot = 0;
-  while (slotOwners.has(slot) || pendingRestarts.has(slot)) slot++;
+  while (slotTaken(slot)) slot++;
   return slot;
 }
 
-/** cluster.fork() created `worker`: give it a slot and watch for its readiness. */
-function onFork(worker, env) {
-  const slot = forcedSlot ?? lowestFreeSlot();
+/** cluster.fork() created `worker` in `slot`: watch for its readiness. */
+function onFork(worker, env, slot) {
   forcedSlot = undefined;
-  states.set(worker, { slot, env, ready: false, stopping: false, replacing: null });
+  states.set(worker, { slot, env, ready: false, stopping: false });
   slotOwners.set(slot, worker);
   if (restartPolicy !== null) native().slotStarted(slot);
   if (worker.process.pid === undefined) return; // spawn failed: its 'error' follows
   if (startupTimeout !== undefined) native().killAfter(worker.id, startupTimeout, SIGKILL, true);
   if (readyOn === 'message') {
+    // The core holds connections back from it until it says so (see configure).
+    states.get(worker).gated = true;
     worker.on('message', function onReadyMessage(message) {
       if (message === 'ready') {
         worker.removeListener('message', onReadyMessage);
@@ -200,6 +214,7 @@ function markReady(worker) {
   if (!st || st.ready || st.stopping || worker.isDead()) return;
   st.ready = true;
   if (startupTimeout !== undefined) native().cancelKill(worker.id, true);
+  if (st.gated) native().workerReady(worker.id);
   worker.emit('ready');
   cluster.emit('ready', worker);
 }
@@ -254,9 +269,7 @@ function onExit(worker, code, signal) {
   stoppingWorkers.delete(worker);
   const st = state(worker);
   if (!st) return;
-  const holdsSlot = slotOwners.get(st.slot) === worker;
-  if (st.replacing) st.replacing(worker);
-  if (!holdsSlot) return;
+  if (slotOwners.get(st.slot) !== worker) return; // replaced already
   slotOwners.delete(st.slot);
   const unexpected = !worker.exitedAfterDisconnect && !st.stopping && !worker.process.killed;
   if (!unexpected || restartPolicy === null || shuttingDown !== null) {
@@ -445,6 +458,7 @@ function install(clusterObject, fork) {
 module.exports = {
   install,
   configure,
+  nextSlot,
   onFork,
   onOnline,
   onListening,

@@ -38,6 +38,8 @@ pub struct SpawnRequest {
     pub channel_fd: i32,
     /// "json" | "advanced"
     pub serialization: String,
+    /// Supervision's slot (sticky slot and reuseport socket a replacement inherits).
+    pub slot: Option<u32>,
 }
 
 #[napi(object)]
@@ -237,7 +239,7 @@ impl NativePrimary {
             channel_fd: req.channel_fd,
         };
         self.pending.set_json(req.id, json);
-        match self.primary.spawn(req.id, options, mode) {
+        match self.primary.spawn_in_slot(req.id, options, mode, req.slot) {
             Ok((pid, stdio)) => SpawnResult {
                 pid,
                 errno: 0,
@@ -298,6 +300,17 @@ impl NativePrimary {
                 max_restarts: s.max_restarts,
                 window: millis(s.window),
             }));
+    }
+
+    /// Workers spawned from now on get no connection before `workerReady`.
+    #[napi]
+    pub fn set_readiness_gate(&self, on: bool) {
+        self.primary.set_readiness_gate(on);
+    }
+
+    #[napi]
+    pub fn worker_ready(&self, id: u32) {
+        self.primary.worker_ready(id);
     }
 
     #[napi]

@@ -184,6 +184,10 @@ struct WorkerSlot {
     /// The primary knows the worker is leaving on purpose: no new servers for it.
     leaving: bool,
     inflight: IntMap<u64, InFlight>,
+    /// Supervision's slot: the sticky slot and reuseport socket a replacement inherits.
+    slot: Option<Slot>,
+    /// Routable: false from spawn until `worker_ready` when readiness is gated.
+    ready: bool,
 }
 
 struct State {
@@ -205,6 +209,8 @@ struct State {
     /// Restart backoff and deadlines; its timers bound the I/O thread's sleep.
     supervisor: Supervisor,
     rng: XorShift,
+    /// Workers spawned from now on receive no connection before `worker_ready`.
+    gate_new_workers: bool,
 }
 
 /// `NODE_DEBUG=cluster` or `RUST_CLUSTER_DEBUG=1`: log the protocol to stderr.
@@ -280,6 +286,7 @@ impl Primary {
                 loop_polling: false,
                 supervisor: Supervisor::new(),
                 rng: XorShift::seeded(),
+                gate_new_workers: false,
             }),
             epoll,
             wake,
@@ -337,6 +344,17 @@ impl Primary {
         options: SpawnOptions,
         mode: Serialization,
     ) -> io::Result<(i32, Vec<Option<OwnedFd>>)> {
+        self.spawn_in_slot(id, options, mode, None)
+    }
+
+    /// `spawn`, into a supervision slot (its sticky slot and reuseport socket).
+    pub fn spawn_in_slot(
+        &self,
+        id: WorkerId,
+        options: SpawnOptions,
+        mode: Serialization,
+        slot: Option<Slot>,
+    ) -> io::Result<(i32, Vec<Option<OwnedFd>>)> {
         let spawned = spawn::spawn(options)?;
         let mut st = self.inner.state.lock();
         let epoll = &self.inner.epoll;
@@ -349,6 +367,7 @@ impl Primary {
         )?;
         epoll.add(spawned.pidfd.as_raw_fd(), EPOLLIN, token(KIND_PIDFD, id))?;
         let max_frame = st.max_frame;
+        let ready = !st.gate_new_workers;
         st.workers.insert(
             id,
             WorkerSlot {
@@ -363,6 +382,8 @@ impl Primary {
                 pidfd: Some(spawned.pidfd),
                 leaving: false,
                 inflight: IntMap::default(),
+                slot,
+                ready,
             },
         );
         Ok((spawned.pid, spawned.stdio))
@@ -477,6 +498,33 @@ impl Primary {
         st.on_listener_failed(&self.inner.epoll, server, errno);
     }
 
+    /// Whether workers spawned from now on wait for `worker_ready` before the primary hands
+    /// them connections (round-robin and sticky).
+    pub fn set_readiness_gate(&self, on: bool) {
+        self.inner.state.lock().gate_new_workers = on;
+    }
+
+    /// Worker `id` is ready: the servers it joined start handing it connections.
+    pub fn worker_ready(&self, id: WorkerId) {
+        let mut st = self.inner.state.lock();
+        let epoll = &self.inner.epoll;
+        match st.workers.get_mut(&id) {
+            Some(slot) if !slot.ready => slot.ready = true,
+            _ => return,
+        }
+        for sid in st.servers.ids() {
+            let first = match st.servers.get_mut(sid).map(|s| &mut s.distribution) {
+                Some(Distribution::RoundRobin(rr)) if rr.is_gated(id) => rr.open(id),
+                _ => continue,
+            };
+            match first {
+                Some(conn) => st.hand_off(epoll, sid, id, conn),
+                None => st.update_accepting(epoll, sid),
+            }
+        }
+        st.deliver_later(&self.inner);
+    }
+
     /// Turns restarts on (or off, with None).
     pub fn set_restart_policy(&self, policy: Option<RestartPolicy>) {
         self.inner.state.lock().supervisor.set_policy(policy);
@@ -557,6 +605,14 @@ fn run(inner: Arc<Inner>) {
 }
 
 impl State {
+    /// Events produced on the JavaScript thread by a call that is not a send: the I/O
+    /// thread delivers them.
+    fn deliver_later(&self, inner: &Inner) {
+        if !self.events.is_empty() {
+            sys::eventfd_signal(inner.wake.as_raw_fd());
+        }
+    }
+
     /// Acts on the supervision timers that are due; returns how long the I/O thread may
     /// sleep before the next one (-1: no timer).
     fn fire_timers(&mut self, inner: &Inner) -> i32 {
