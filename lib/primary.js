@@ -203,7 +203,7 @@ function createWorkerProcess(id, env, slot) {
   const settings = cluster.settings;
   applyMessageLimit(settings);
   const workerEnv = { ...process.env, ...env, NODE_UNIQUE_ID: `${id}` };
-  const execArgv = [...settings.execArgv];
+  const execArgv = [...settings.execArgv, ...supervision.workerExecArgv(settings)];
 
   if (settings.inspectPort === null) throw ERR_SOCKET_BAD_PORT('Port', null, true);
   if (isUsingInspector(settings.execArgv)) {
@@ -328,6 +328,7 @@ cluster.reload = supervision.reload;
 cluster.scale = supervision.scale;
 
 function onInternalMessage(worker, message) {
+  if (message.cmd === 'NODE_RUST_CLUSTER_DRAINED') return supervision.onDrained(worker);
   if (message.cmd !== 'NODE_CLUSTER') return;
   switch (message.act) {
     case 'online':
