@@ -153,3 +153,36 @@ test('startupTimeout kills a worker that never says ready; the kills count towar
   assert.strictEqual((await proc.waitForExit()).code, 0);
   await proc.waitForNoProcesses();
 });
+
+test('bad supervision values give Node-style errors, and good ones show in cluster.settings', async (t) => {
+  const proc = start(fixture('validation.js'));
+  t.after(() => proc.cleanup());
+  const { results, settings } = JSON.parse((await proc.waitFor(/"results"/)).line);
+  const range = 'RangeError ERR_OUT_OF_RANGE';
+  const type = 'TypeError ERR_INVALID_ARG_TYPE';
+  assert.deepStrictEqual(results, {
+    negativeDelay: range,
+    nanWindow: range,
+    stringDelay: type,
+    restartString: type,
+    jitterAboveOne: range,
+    factorBelowOne: range,
+    fractionalMaxRestarts: range,
+    readyOnX: 'TypeError ERR_INVALID_ARG_VALUE',
+    negativeStartup: range,
+    unknownShutdownSignal: 'TypeError ERR_UNKNOWN_SIGNAL',
+    shutdownSignalsString: type,
+    unknownReloadSignal: 'TypeError ERR_UNKNOWN_SIGNAL',
+    scaleNegative: range,
+    scaleFraction: range,
+    scaleString: type,
+    disconnectTimeoutNegative: range,
+    shutdownTimeoutString: type,
+    reloadConcurrencyZero: range,
+    reloadOptionsNumber: type,
+  });
+  assert.deepStrictEqual(settings, {
+    restart: { delay: 50 }, readyOn: 'online', shutdownTimeout: 1000, shutdownSignals: ['SIGTERM'], reloadSignal: 'SIGHUP',
+  });
+  assert.strictEqual((await proc.waitForExit()).code, 0);
+});
