@@ -32,7 +32,7 @@ test('a worker that throws at start restarts at delay × factor^n (capped), then
     // by more than a loaded machine's scheduling.
     const measured = r.t - exits[i].t;
     assert.ok(measured >= expected[i] - 2, `restart ${i + 1} after ${measured} ms, expected ${expected[i]}`);
-    assert.ok(measured <= expected[i] + 400, `restart ${i + 1} after ${measured} ms, expected ${expected[i]}`);
+    assert.ok(measured <= expected[i] + 1000, `restart ${i + 1} after ${measured} ms, expected ${expected[i]}`);
   });
   // No polling or busy waiting between restarts: the primary's CPU time is a small part
   // of the ~2 s it waited (forking six workers included).
