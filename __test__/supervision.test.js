@@ -41,20 +41,21 @@ test('a worker that throws at start restarts at delay × factor^n (capped), then
   assert.strictEqual(code, 0);
 });
 
-test('a worker SIGKILLed from outside is replaced; one that was disconnect()ed or kill()ed is not', async (t) => {
+test('a worker SIGKILLed from outside is replaced; one that was disconnect()ed, kill()ed or disconnected itself is not', async (t) => {
   const proc = start(fixture('stops.js'));
   t.after(() => proc.cleanup());
   const { pids } = JSON.parse((await proc.waitFor(/"event":"pids"/)).line);
   process.kill(pids[0], 'SIGKILL');
   await proc.waitFor(/"event":"done"/);
   const restarts = events(proc, 'restart');
-  assert.deepStrictEqual(restarts.map((r) => [r.old, r.id]), [[1, 4]]);
+  assert.deepStrictEqual(restarts.map((r) => [r.old, r.id]), [[1, 5]]);
   assert.deepStrictEqual({ signal: restarts[0].signal, code: restarts[0].code, attempt: restarts[0].attempt },
     { signal: 'SIGKILL', code: null, attempt: 1 });
   const exits = Object.fromEntries(events(proc, 'exit').map((e) => [e.id, e]));
   assert.strictEqual(exits[2].exitedAfterDisconnect, true);
   assert.strictEqual(exits[3].signal, 'SIGTERM');
-  assert.deepStrictEqual(events(proc, 'settled')[0].ids, [4]);
+  assert.strictEqual(exits[4].exitedAfterDisconnect, true);
+  assert.deepStrictEqual(events(proc, 'settled')[0].ids, [5]);
   await proc.waitForNoProcesses();
 });
 
