@@ -5,6 +5,7 @@
 use delivery::{Cell, JsSink, Pending};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use rust_cluster_core::supervisor::{Decision, KillReason, RestartPolicy};
 use rust_cluster_core::{reactor, Policy, Primary, Serialization, SpawnOptions, StdioSpec};
 use std::cell::RefCell;
 use std::ffi::c_void;
@@ -45,6 +46,8 @@ pub struct SpawnRequest {
     pub channel_fd: i32,
     /// "json" | "advanced"
     pub serialization: String,
+    /// Supervision's slot (sticky slot and reuseport socket a replacement inherits).
+    pub slot: Option<u32>,
 }
 
 #[napi(object)]
@@ -54,6 +57,46 @@ pub struct SpawnResult {
     pub errno: i32,
     /// The primary's ends of piped stdio (-1 where not piped).
     pub stdio: Vec<i32>,
+}
+
+/// `restart: { ... }` of `cluster.setupPrimary()`, validated by the facade.
+#[napi(object)]
+pub struct RestartSettings {
+    pub delay: f64,
+    pub max_delay: f64,
+    pub factor: f64,
+    pub jitter: f64,
+    pub stable_after: f64,
+    pub max_restarts: u32,
+    pub window: f64,
+}
+
+/// What the core decided about a slot whose worker exited unexpectedly.
+#[napi(object)]
+pub struct RestartDecision {
+    pub give_up: bool,
+    /// Restart: the attempt (from 1) and its delay in ms.
+    pub attempt: u32,
+    pub delay: f64,
+    /// Give-up: how many unexpected exits within `window` ms.
+    pub restarts: u32,
+    pub window: f64,
+}
+
+fn kill_reason(startup: bool) -> KillReason {
+    if startup {
+        KillReason::StartupTimeout
+    } else {
+        KillReason::Deadline
+    }
+}
+
+fn millis(ms: f64) -> u64 {
+    if ms.is_finite() && ms > 0.0 {
+        ms.ceil() as u64
+    } else {
+        0
+    }
 }
 
 /// A send's outcome in one number, so the hot path builds no object: a negative errno,
@@ -327,7 +370,7 @@ impl NativePrimary {
         };
         let spawned = self.with(|live| {
             live.pending.set_json(req.id, json);
-            live.primary.spawn(req.id, options, mode)
+            live.primary.spawn_in_slot(req.id, options, mode, req.slot)
         });
         match spawned.unwrap_or_else(|| Err(io::Error::from_raw_os_error(ECANCELED))) {
             Ok((pid, stdio)) => SpawnResult {
@@ -363,6 +406,12 @@ impl NativePrimary {
         self.with(|live| live.primary.disconnect_worker(id));
     }
 
+    /// No new connection for worker `id` (a graceful stop begins).
+    #[napi]
+    pub fn stop_routing(&self, id: u32) {
+        self.with(|live| live.primary.stop_routing(id));
+    }
+
     #[napi]
     pub fn close_channel(&self, id: u32) {
         self.with(|live| live.primary.close_channel(id));
@@ -376,6 +425,85 @@ impl NativePrimary {
             Some(Err(e)) => errno(&e),
             None => -ESRCH,
         }
+    }
+
+    /// Turns restarts on with these settings, or off.
+    #[napi]
+    pub fn set_restart_policy(&self, settings: Option<RestartSettings>) {
+        let policy = settings.map(|s| RestartPolicy {
+            delay: s.delay,
+            max_delay: s.max_delay,
+            factor: s.factor,
+            jitter: s.jitter,
+            stable_after: millis(s.stable_after),
+            max_restarts: s.max_restarts,
+            window: millis(s.window),
+        });
+        self.with(|live| live.primary.set_restart_policy(policy));
+    }
+
+    /// Workers spawned from now on get no connection before `workerReady`.
+    #[napi]
+    pub fn set_readiness_gate(&self, on: bool) {
+        self.with(|live| live.primary.set_readiness_gate(on));
+    }
+
+    #[napi]
+    pub fn worker_ready(&self, id: u32) {
+        self.with(|live| live.primary.worker_ready(id));
+    }
+
+    #[napi]
+    pub fn slot_started(&self, slot: u32) {
+        self.with(|live| live.primary.slot_started(slot));
+    }
+
+    /// Restart (a `restart` timer event follows after the delay) or give up; undefined
+    /// without a restart policy.
+    #[napi]
+    pub fn slot_exited(&self, slot: u32) -> Option<RestartDecision> {
+        let decision = self.with(|live| live.primary.slot_exited(slot)).flatten();
+        decision.map(|decision| match decision {
+            Decision::Restart { attempt, delay } => RestartDecision {
+                give_up: false,
+                attempt,
+                delay: delay as f64,
+                restarts: 0,
+                window: 0.0,
+            },
+            Decision::GiveUp { restarts, window } => RestartDecision {
+                give_up: true,
+                attempt: 0,
+                delay: 0.0,
+                restarts,
+                window: window as f64,
+            },
+        })
+    }
+
+    #[napi]
+    pub fn forget_slot(&self, slot: u32) {
+        self.with(|live| live.primary.forget_slot(slot));
+    }
+
+    #[napi]
+    pub fn cancel_restarts(&self) {
+        self.with(|live| live.primary.cancel_restarts());
+    }
+
+    /// Kills worker `id` with `signal` in `ms` from the I/O thread; `startup`: the kill
+    /// is its startup timeout (a `startupTimeout` timer event says so).
+    #[napi]
+    pub fn kill_after(&self, id: u32, ms: f64, signal: i32, startup: bool) {
+        self.with(|live| {
+            live.primary
+                .kill_after(id, millis(ms), signal, kill_reason(startup))
+        });
+    }
+
+    #[napi]
+    pub fn cancel_kill(&self, id: u32, startup: bool) {
+        self.with(|live| live.primary.cancel_kill(id, kill_reason(startup)));
     }
 
     #[napi]
