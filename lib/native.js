@@ -27,7 +27,7 @@ function openListener(event) {
 
 // A batch arrives as one flat array, five cells per event: [kind, worker, payload, a, b]
 // (see src/lib.rs); each becomes a small plain object here, where that is cheap.
-const KINDS = ['internal', 'message', 'disconnect', 'exit', 'written', 'error', 'open'];
+const KINDS = ['internal', 'message', 'disconnect', 'exit', 'written', 'error', 'open', 'timer'];
 const CELLS_PER_EVENT = 5;
 
 // Every event has the same fields, in the same order (one hidden class), so the code that
@@ -72,6 +72,11 @@ function onEvents(cells) {
       openListener(event);
       continue;
     }
+    if (event.kind === 'timer') {
+      // A supervision timer of the core: the payload says which, `worker` is its id.
+      if (onTimer !== null) onTimer(event.text, event.worker);
+      continue;
+    }
     const proc = processes.get(event.worker);
     if (proc) {
       proc._onNativeEvent(event);
@@ -83,6 +88,12 @@ function onEvents(cells) {
 }
 
 let binding = null;
+let onTimer = null;
+
+/** Who hears the core's supervision timers (lib/supervision.js). */
+function setTimerHandler(handler) {
+  onTimer = handler;
+}
 let primaryIndex = 0;
 
 function native() {
@@ -134,4 +145,4 @@ function unref() {
   }
 }
 
-module.exports = { native, sendString, sendFrame, register, unregister, ref, unref };
+module.exports = { native, sendString, sendFrame, register, unregister, ref, unref, setTimerHandler };

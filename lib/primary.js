@@ -6,7 +6,8 @@
 const EventEmitter = require('events');
 const { WorkerProcess } = require('./worker_process');
 const Worker = require('./worker');
-const { native } = require('./native');
+const { native, setTimerHandler } = require('./native');
+const supervision = require('./supervision');
 const {
   ERR_INVALID_ARG_TYPE,
   ERR_INVALID_ARG_VALUE,
@@ -59,6 +60,8 @@ cluster.setupPrimary = function setupPrimary(options) {
     ...cluster.settings,
     ...options,
   };
+  // rust-cluster's supervision keys (restart, readyOn, ...): checked before anything changes.
+  supervision.configure(settings);
 
   // Give V8 one profile log per process, as Node does.
   if (settings.execArgv.some((s) => s.startsWith('--prof')) &&
@@ -195,7 +198,7 @@ function normalizeStdio(settings) {
   return { stdio: slots, ipcFd };
 }
 
-function createWorkerProcess(id, env) {
+function createWorkerProcess(id, env, slot) {
   const settings = cluster.settings;
   applyMessageLimit(settings);
   const workerEnv = { ...process.env, ...env, NODE_UNIQUE_ID: `${id}` };
@@ -246,6 +249,7 @@ function createWorkerProcess(id, env) {
     stdio,
     ipcFd,
     serialization,
+    slot,
   });
 }
 
@@ -257,7 +261,8 @@ function removeWorker(worker) {
 cluster.fork = function fork(env) {
   cluster.setupPrimary();
   const id = ++ids;
-  const workerProcess = createWorkerProcess(id, env);
+  const slot = supervision.nextSlot();
+  const workerProcess = createWorkerProcess(id, env, slot);
   const worker = new Worker({ id, process: workerProcess });
 
   worker.on('message', function onMessage(message, handle) {
@@ -272,6 +277,7 @@ cluster.fork = function fork(env) {
     worker.state = 'dead';
     worker.emit('exit', exitCode, signalCode);
     cluster.emit('exit', worker, exitCode, signalCode);
+    supervision.onExit(worker, exitCode, signalCode);
   });
 
   worker.process.once('disconnect', () => {
@@ -286,24 +292,39 @@ cluster.fork = function fork(env) {
   worker.process.on('internalMessage', (message) => onInternalMessage(worker, message));
   process.nextTick(emitForkNT, worker);
   cluster.workers[worker.id] = worker;
+  supervision.onFork(worker, env, slot);
   return worker;
 };
+
+supervision.install(cluster, (env) => cluster.fork(env));
+setTimerHandler(supervision.onTimer);
 
 function emitForkNT(worker) {
   cluster.emit('fork', worker);
 }
 
-cluster.disconnect = function disconnect(cb) {
+cluster.disconnect = function disconnect(options, cb) {
+  // rust-cluster: disconnect({ timeout }, cb) kills what is still alive after `timeout` ms.
+  if (typeof options === 'function' || options === undefined) {
+    cb = options;
+    options = undefined;
+  }
+  const timeout = options === undefined ? undefined
+    : supervision.stopTimeout(supervision.validateOptions(options, 'options'), 'options');
   const workers = Object.values(cluster.workers);
   if (workers.length === 0) {
     process.nextTick(() => intercom.emit('disconnect'));
   } else {
     for (const worker of workers) {
-      if (worker.isConnected()) worker.disconnect();
+      if (worker.isConnected()) worker.disconnect(timeout === undefined ? undefined : { timeout });
     }
   }
   if (typeof cb === 'function') intercom.once('disconnect', cb);
 };
+
+cluster.shutdown = supervision.shutdown;
+cluster.reload = supervision.reload;
+cluster.scale = supervision.scale;
 
 function onInternalMessage(worker, message) {
   if (message.cmd !== 'NODE_CLUSTER') return;
@@ -312,6 +333,7 @@ function onInternalMessage(worker, message) {
       worker.state = 'online';
       worker.emit('online');
       cluster.emit('online', worker);
+      supervision.onOnline(worker);
       break;
     case 'listening': {
       const info = {
@@ -323,6 +345,7 @@ function onInternalMessage(worker, message) {
       worker.state = 'listening';
       worker.emit('listening', info);
       cluster.emit('listening', worker, info);
+      supervision.onListening(worker);
       break;
     }
     case 'exitedAfterDisconnect':
@@ -334,16 +357,27 @@ function onInternalMessage(worker, message) {
 }
 
 // The primary-side Worker methods.
-Worker.prototype.disconnect = function disconnect() {
+Worker.prototype.disconnect = function disconnect(options) {
+  // rust-cluster: disconnect({ timeout }) kills the worker if it is still alive then.
+  const timeout = options === undefined ? undefined
+    : supervision.stopTimeout(supervision.validateOptions(options, 'options'), 'options');
   this.exitedAfterDisconnect = true;
+  supervision.markStopping(this);
   if (this.process.connected) native().disconnectWorker(this.id);
+  supervision.setDeadline(this, timeout);
   removeWorker(this);
   return this;
 };
 
 Worker.prototype.destroy = function destroy(signo) {
   const signal = signo || 'SIGTERM';
+  supervision.markStopping(this);
   this.process.kill(signal);
+};
+
+/** rust-cluster: ready (see `readyOn`) and not being stopped. */
+Worker.prototype.isReady = function isReady() {
+  return supervision.isReady(this);
 };
 
 module.exports = cluster;

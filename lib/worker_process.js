@@ -42,7 +42,7 @@ class WorkerProcess extends EventEmitter {
   /**
    * @param {number} id the cluster worker id (the core's key for this worker)
    * @param {object} spec validated spawn options: execPath, args, envPairs, cwd, uid, gid,
-   *   stdio (normalized strings for 0..2), ipcFd, serialization
+   *   stdio (normalized strings for 0..2), ipcFd, serialization, slot (supervision's)
    */
   constructor(id, spec) {
     super();
@@ -88,6 +88,7 @@ class WorkerProcess extends EventEmitter {
       stdio: spec.stdio,
       channelFd: spec.ipcFd,
       serialization: spec.serialization,
+      slot: spec.slot,
     });
     if (result.errno !== 0) {
       // Node throws `spawn EPERM` at once for most failures, and reports the few it
@@ -435,4 +436,4 @@ class WorkerProcess extends EventEmitter {
   }
 }
 
-module.exports = { WorkerProcess };
+module.exports = { WorkerProcess, signalNumber };

@@ -5,6 +5,7 @@
 use delivery::{Cell, JsSink, Pending};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use rust_cluster_core::supervisor::{Decision, KillReason, RestartPolicy};
 use rust_cluster_core::{reactor, Policy, Primary, Serialization, SpawnOptions, StdioSpec};
 use std::io;
 use std::os::fd::IntoRawFd;
@@ -37,6 +38,8 @@ pub struct SpawnRequest {
     pub channel_fd: i32,
     /// "json" | "advanced"
     pub serialization: String,
+    /// Supervision's slot (sticky slot and reuseport socket a replacement inherits).
+    pub slot: Option<u32>,
 }
 
 #[napi(object)]
@@ -46,6 +49,46 @@ pub struct SpawnResult {
     pub errno: i32,
     /// The primary's ends of piped stdio (-1 where not piped).
     pub stdio: Vec<i32>,
+}
+
+/// `restart: { ... }` of `cluster.setupPrimary()`, validated by the facade.
+#[napi(object)]
+pub struct RestartSettings {
+    pub delay: f64,
+    pub max_delay: f64,
+    pub factor: f64,
+    pub jitter: f64,
+    pub stable_after: f64,
+    pub max_restarts: u32,
+    pub window: f64,
+}
+
+/// What the core decided about a slot whose worker exited unexpectedly.
+#[napi(object)]
+pub struct RestartDecision {
+    pub give_up: bool,
+    /// Restart: the attempt (from 1) and its delay in ms.
+    pub attempt: u32,
+    pub delay: f64,
+    /// Give-up: how many unexpected exits within `window` ms.
+    pub restarts: u32,
+    pub window: f64,
+}
+
+fn kill_reason(startup: bool) -> KillReason {
+    if startup {
+        KillReason::StartupTimeout
+    } else {
+        KillReason::Deadline
+    }
+}
+
+fn millis(ms: f64) -> u64 {
+    if ms.is_finite() && ms > 0.0 {
+        ms.ceil() as u64
+    } else {
+        0
+    }
 }
 
 /// A send's outcome in one number, so the hot path builds no object: a negative errno,
@@ -202,7 +245,7 @@ impl NativePrimary {
             channel_fd: req.channel_fd,
         };
         self.pending.set_json(req.id, json);
-        match self.primary.spawn(req.id, options, mode) {
+        match self.primary.spawn_in_slot(req.id, options, mode, req.slot) {
             Ok((pid, stdio)) => SpawnResult {
                 pid,
                 errno: 0,
@@ -248,6 +291,84 @@ impl NativePrimary {
             Ok(()) => 0,
             Err(e) => errno(&e),
         }
+    }
+
+    /// Turns restarts on with these settings, or off.
+    #[napi]
+    pub fn set_restart_policy(&self, settings: Option<RestartSettings>) {
+        self.primary
+            .set_restart_policy(settings.map(|s| RestartPolicy {
+                delay: s.delay,
+                max_delay: s.max_delay,
+                factor: s.factor,
+                jitter: s.jitter,
+                stable_after: millis(s.stable_after),
+                max_restarts: s.max_restarts,
+                window: millis(s.window),
+            }));
+    }
+
+    /// Workers spawned from now on get no connection before `workerReady`.
+    #[napi]
+    pub fn set_readiness_gate(&self, on: bool) {
+        self.primary.set_readiness_gate(on);
+    }
+
+    #[napi]
+    pub fn worker_ready(&self, id: u32) {
+        self.primary.worker_ready(id);
+    }
+
+    #[napi]
+    pub fn slot_started(&self, slot: u32) {
+        self.primary.slot_started(slot);
+    }
+
+    /// Restart (a `restart` timer event follows after the delay) or give up; undefined
+    /// without a restart policy.
+    #[napi]
+    pub fn slot_exited(&self, slot: u32) -> Option<RestartDecision> {
+        self.primary
+            .slot_exited(slot)
+            .map(|decision| match decision {
+                Decision::Restart { attempt, delay } => RestartDecision {
+                    give_up: false,
+                    attempt,
+                    delay: delay as f64,
+                    restarts: 0,
+                    window: 0.0,
+                },
+                Decision::GiveUp { restarts, window } => RestartDecision {
+                    give_up: true,
+                    attempt: 0,
+                    delay: 0.0,
+                    restarts,
+                    window: window as f64,
+                },
+            })
+    }
+
+    #[napi]
+    pub fn forget_slot(&self, slot: u32) {
+        self.primary.forget_slot(slot);
+    }
+
+    #[napi]
+    pub fn cancel_restarts(&self) {
+        self.primary.cancel_restarts();
+    }
+
+    /// Kills worker `id` with `signal` in `ms` from the I/O thread; `startup`: the kill
+    /// is its startup timeout (a `startupTimeout` timer event says so).
+    #[napi]
+    pub fn kill_after(&self, id: u32, ms: f64, signal: i32, startup: bool) {
+        self.primary
+            .kill_after(id, millis(ms), signal, kill_reason(startup));
+    }
+
+    #[napi]
+    pub fn cancel_kill(&self, id: u32, startup: bool) {
+        self.primary.cancel_kill(id, kill_reason(startup));
     }
 
     #[napi]

@@ -345,6 +345,9 @@ pub struct ReuseSocket {
     pub listener: Listener,
     /// The worker listening on it; None when it is an orphan waiting for a replacement.
     pub owner: Option<WorkerId>,
+    /// The supervision slot it belongs to: a replacement in that slot shares it with its
+    /// draining predecessor, then keeps it.
+    pub slot: Option<u32>,
     /// Registered with the I/O thread (only orphans are).
     pub watched: bool,
 }
@@ -363,9 +366,21 @@ pub struct ReusePortGroup {
 }
 
 impl ReusePortGroup {
-    /// The socket for a joining worker: an orphan if there is one, else a new member.
-    pub fn claim(&mut self, worker: WorkerId, next_uid: &mut u32) -> Result<&mut ReuseSocket, i32> {
-        let index = match self.sockets.iter().position(|s| s.owner.is_none()) {
+    /// The socket for a joining worker: its slot's if it has one, else an orphan if there
+    /// is one, else a new member.
+    pub fn claim(
+        &mut self,
+        worker: WorkerId,
+        slot: Option<u32>,
+        next_uid: &mut u32,
+    ) -> Result<&mut ReuseSocket, i32> {
+        let of_slot = slot.and_then(|slot| self.sockets.iter().position(|s| s.slot == Some(slot)));
+        let orphan = || {
+            self.sockets
+                .iter()
+                .position(|s| s.owner.is_none() && (slot.is_none() || s.slot.is_none()))
+        };
+        let index = match of_slot.or_else(orphan) {
             Some(index) => index,
             None => {
                 let listener =
@@ -375,6 +390,7 @@ impl ReusePortGroup {
                     uid: *next_uid,
                     listener,
                     owner: None,
+                    slot,
                     watched: false,
                 });
                 self.sockets.len() - 1
@@ -382,6 +398,9 @@ impl ReusePortGroup {
         };
         let socket = &mut self.sockets[index];
         socket.owner = Some(worker);
+        if slot.is_some() {
+            socket.slot = slot;
+        }
         Ok(socket)
     }
 
@@ -394,8 +413,9 @@ impl ReusePortGroup {
         self.sockets.iter().all(|s| s.owner.is_none())
     }
 
+    /// Owns a socket, or shares one it has handed over to its replacement.
     pub fn holds(&self, worker: WorkerId) -> bool {
-        self.sockets.iter().any(|s| s.owner == Some(worker))
+        self.sockets.iter().any(|s| s.owner == Some(worker)) || self.forward.has(worker)
     }
 }
 

@@ -76,9 +76,13 @@ impl State {
         reply.insert("key".into(), Value::from(server.key.clone()));
         reply.insert("ack".into(), seq);
         reply.insert("data".into(), server.data.clone());
+        let (slot, ready) = self
+            .workers
+            .get(&id)
+            .map_or((None, true), |w| (w.slot, w.ready));
         match &mut server.distribution {
             Distribution::ReusePort(group) => {
-                let socket = match group.claim(id, &mut self.next_socket_uid) {
+                let socket = match group.claim(id, slot, &mut self.next_socket_uid) {
                     Ok(socket) => socket,
                     Err(errno) => {
                         let key = server.key.clone();
@@ -121,7 +125,13 @@ impl State {
                 self.send_internal(epoll, id, reply, Some((fd, handle_type)));
             }
             Distribution::RoundRobin(rr) => {
-                let first = rr.add(id);
+                let first = if ready {
+                    rr.add_in_slot(id, slot)
+                } else {
+                    // Not ready yet: it holds the server but gets nothing (`worker_ready`).
+                    rr.add_gated(id, slot);
+                    None
+                };
                 reply.insert("errno".into(), Value::Null);
                 if let Some(name) = &server.sockname {
                     reply.insert("sockname".into(), name.clone());
@@ -241,6 +251,7 @@ impl State {
                     uid: self.next_socket_uid,
                     listener: first,
                     owner: None,
+                    slot: None,
                     watched: false,
                 }],
                 forward: RoundRobin::new(),
