@@ -6,8 +6,9 @@
 const EventEmitter = require('events');
 const { WorkerProcess } = require('./worker_process');
 const Worker = require('./worker');
-const { native, setTimerHandler } = require('./native');
+const { native, setTimerHandler, setHealthHandler } = require('./native');
 const supervision = require('./supervision');
+const health = require('./health');
 const {
   ERR_INVALID_ARG_TYPE,
   ERR_INVALID_ARG_VALUE,
@@ -60,8 +61,11 @@ cluster.setupPrimary = function setupPrimary(options) {
     ...cluster.settings,
     ...options,
   };
-  // rust-cluster's supervision keys (restart, readyOn, ...): checked before anything changes.
+  // rust-cluster's health keys (heartbeat, maxMemory, ...) and supervision keys (restart,
+  // readyOn, ...): checked before anything changes.
+  const healthConfig = health.validate(settings);
   supervision.configure(settings);
+  health.apply(healthConfig);
 
   // Give V8 one profile log per process, as Node does.
   if (settings.execArgv.some((s) => s.startsWith('--prof')) &&
@@ -201,8 +205,9 @@ function normalizeStdio(settings) {
 function createWorkerProcess(id, env, slot) {
   const settings = cluster.settings;
   applyMessageLimit(settings);
-  const workerEnv = { ...process.env, ...env, NODE_UNIQUE_ID: `${id}` };
-  const execArgv = [...settings.execArgv];
+  const additions = health.spawnAdditions(slot);
+  const workerEnv = { ...process.env, ...env, ...additions.env, NODE_UNIQUE_ID: `${id}` };
+  const execArgv = [...additions.execArgv, ...settings.execArgv];
 
   if (settings.inspectPort === null) throw ERR_SOCKET_BAD_PORT('Port', null, true);
   if (isUsingInspector(settings.execArgv)) {
@@ -250,6 +255,7 @@ function createWorkerProcess(id, env, slot) {
     ipcFd,
     serialization,
     slot,
+    cpuAffinity: additions.cpuAffinity,
   });
 }
 
@@ -293,11 +299,14 @@ cluster.fork = function fork(env) {
   process.nextTick(emitForkNT, worker);
   cluster.workers[worker.id] = worker;
   supervision.onFork(worker, env, slot);
+  health.onFork(worker, slot);
   return worker;
 };
 
 supervision.install(cluster, (env) => cluster.fork(env));
 setTimerHandler(supervision.onTimer);
+health.install(cluster);
+setHealthHandler(health.onHealth);
 
 function emitForkNT(worker) {
   cluster.emit('fork', worker);
@@ -325,6 +334,8 @@ cluster.disconnect = function disconnect(options, cb) {
 cluster.shutdown = supervision.shutdown;
 cluster.reload = supervision.reload;
 cluster.scale = supervision.scale;
+cluster.stats = health.clusterStats;
+cluster.availableParallelism = health.availableParallelism;
 
 function onInternalMessage(worker, message) {
   if (message.cmd !== 'NODE_CLUSTER') return;
@@ -376,6 +387,11 @@ Worker.prototype.destroy = function destroy(signo) {
 };
 
 /** rust-cluster: ready (see `readyOn`) and not being stopped. */
+/** rust-cluster: the worker's figures from /proc, as the core reads them now. */
+Worker.prototype.stats = function stats() {
+  return health.workerStats(this);
+};
+
 Worker.prototype.isReady = function isReady() {
   return supervision.isReady(this);
 };
