@@ -16,6 +16,8 @@ export declare class NativePrimary {
   /** Opening it failed with `errno` (negative). */
   listenerFailed(server: number, errno: number): void
   disconnectWorker(id: number): void
+  /** No new connection for worker `id` (a graceful stop begins). */
+  stopRouting(id: number): void
   closeChannel(id: number): void
   /** 0, or a negative errno (ESRCH when the worker is already gone). */
   kill(id: number, signal: number): number

@@ -32,7 +32,7 @@ test('a worker that throws at start restarts at delay × factor^n (capped), then
     // by more than a loaded machine's scheduling.
     const measured = r.t - exits[i].t;
     assert.ok(measured >= expected[i] - 2, `restart ${i + 1} after ${measured} ms, expected ${expected[i]}`);
-    assert.ok(measured <= expected[i] + 400, `restart ${i + 1} after ${measured} ms, expected ${expected[i]}`);
+    assert.ok(measured <= expected[i] + 1000, `restart ${i + 1} after ${measured} ms, expected ${expected[i]}`);
   });
   // No polling or busy waiting between restarts: the primary's CPU time is a small part
   // of the ~2 s it waited (forking six workers included).
@@ -41,20 +41,21 @@ test('a worker that throws at start restarts at delay × factor^n (capped), then
   assert.strictEqual(code, 0);
 });
 
-test('a worker SIGKILLed from outside is replaced; one that was disconnect()ed or kill()ed is not', async (t) => {
+test('a worker SIGKILLed from outside is replaced; one that was disconnect()ed, kill()ed or disconnected itself is not', async (t) => {
   const proc = start(fixture('stops.js'));
   t.after(() => proc.cleanup());
   const { pids } = JSON.parse((await proc.waitFor(/"event":"pids"/)).line);
   process.kill(pids[0], 'SIGKILL');
   await proc.waitFor(/"event":"done"/);
   const restarts = events(proc, 'restart');
-  assert.deepStrictEqual(restarts.map((r) => [r.old, r.id]), [[1, 4]]);
+  assert.deepStrictEqual(restarts.map((r) => [r.old, r.id]), [[1, 5]]);
   assert.deepStrictEqual({ signal: restarts[0].signal, code: restarts[0].code, attempt: restarts[0].attempt },
     { signal: 'SIGKILL', code: null, attempt: 1 });
   const exits = Object.fromEntries(events(proc, 'exit').map((e) => [e.id, e]));
   assert.strictEqual(exits[2].exitedAfterDisconnect, true);
   assert.strictEqual(exits[3].signal, 'SIGTERM');
-  assert.deepStrictEqual(events(proc, 'settled')[0].ids, [4]);
+  assert.strictEqual(exits[4].exitedAfterDisconnect, true);
+  assert.deepStrictEqual(events(proc, 'settled')[0].ids, [5]);
   await proc.waitForNoProcesses();
 });
 
@@ -152,4 +153,37 @@ test('startupTimeout kills a worker that never says ready; the kills count towar
   assert.strictEqual(events(proc, 'ready').length, 0);
   assert.strictEqual((await proc.waitForExit()).code, 0);
   await proc.waitForNoProcesses();
+});
+
+test('bad supervision values give Node-style errors, and good ones show in cluster.settings', async (t) => {
+  const proc = start(fixture('validation.js'));
+  t.after(() => proc.cleanup());
+  const { results, settings } = JSON.parse((await proc.waitFor(/"results"/)).line);
+  const range = 'RangeError ERR_OUT_OF_RANGE';
+  const type = 'TypeError ERR_INVALID_ARG_TYPE';
+  assert.deepStrictEqual(results, {
+    negativeDelay: range,
+    nanWindow: range,
+    stringDelay: type,
+    restartString: type,
+    jitterAboveOne: range,
+    factorBelowOne: range,
+    fractionalMaxRestarts: range,
+    readyOnX: 'TypeError ERR_INVALID_ARG_VALUE',
+    negativeStartup: range,
+    unknownShutdownSignal: 'TypeError ERR_UNKNOWN_SIGNAL',
+    shutdownSignalsString: type,
+    unknownReloadSignal: 'TypeError ERR_UNKNOWN_SIGNAL',
+    scaleNegative: range,
+    scaleFraction: range,
+    scaleString: type,
+    disconnectTimeoutNegative: range,
+    shutdownTimeoutString: type,
+    reloadConcurrencyZero: range,
+    reloadOptionsNumber: type,
+  });
+  assert.deepStrictEqual(settings, {
+    restart: { delay: 50 }, readyOn: 'online', shutdownTimeout: 1000, shutdownSignals: ['SIGTERM'], reloadSignal: 'SIGHUP',
+  });
+  assert.strictEqual((await proc.waitForExit()).code, 0);
 });

@@ -207,7 +207,7 @@ function createWorkerProcess(id, env, slot) {
   applyMessageLimit(settings);
   const additions = health.spawnAdditions(slot);
   const workerEnv = { ...process.env, ...env, ...additions.env, NODE_UNIQUE_ID: `${id}` };
-  const execArgv = [...additions.execArgv, ...settings.execArgv];
+  const execArgv = [...additions.execArgv, ...settings.execArgv, ...supervision.workerExecArgv(settings)];
 
   if (settings.inspectPort === null) throw ERR_SOCKET_BAD_PORT('Port', null, true);
   if (isUsingInspector(settings.execArgv)) {
@@ -338,6 +338,7 @@ cluster.stats = health.clusterStats;
 cluster.availableParallelism = health.availableParallelism;
 
 function onInternalMessage(worker, message) {
+  if (message.cmd === 'NODE_RUST_CLUSTER_DRAINED') return supervision.onDrained(worker);
   if (message.cmd !== 'NODE_CLUSTER') return;
   switch (message.act) {
     case 'online':

@@ -12,7 +12,13 @@ const {
   ERR_OUT_OF_RANGE,
 } = require('./errors');
 
+const path = require('path');
+
 const SIGKILL = 9;
+const PRELOAD = path.join(__dirname, 'worker_preload.js');
+// How long a graceful stop lets keep-alive clients move away before the real disconnect.
+const DRAIN_GRACE_MS = 1000;
+const SUPERVISION_KEYS = ['restart', 'readyOn', 'startupTimeout', 'shutdownTimeout', 'shutdownSignals', 'reloadSignal'];
 const READY_ON = ['listening', 'online', 'message'];
 const RESTART_DEFAULTS = {
   delay: 100, maxDelay: 10000, factor: 2, jitter: 0, stableAfter: 30000, maxRestarts: 10, window: 60000,
@@ -35,6 +41,8 @@ let shuttingDown = null;
 let reloading = null;
 // The slot the next fork goes into (a restart or a reload's replacement), else the lowest free.
 let forcedSlot;
+// The worker a reload's next fork replaces (it gets the slot back if the replacement fails).
+let nextPredecessor = null;
 const installedSignals = new Map();
 
 function validateMs(value, name, { allowInfinity = false } = {}) {
@@ -124,6 +132,16 @@ function configure(settings) {
   installSignals(shutdownSignals, reloadSignal);
 }
 
+/** Whether workers forked with `settings` get the drain preload (any supervision key set). */
+function wantsPreload(settings) {
+  return SUPERVISION_KEYS.some((key) => settings[key] !== undefined && settings[key] !== false);
+}
+
+/** The execArgv additions of a supervised worker. */
+function workerExecArgv(settings) {
+  return wantsPreload(settings) ? ['--require', PRELOAD] : [];
+}
+
 function installSignals(shutdownSignals, reloadSignal) {
   const wanted = new Map(shutdownSignals.map((s) => [s.toUpperCase(), onShutdownSignal]));
   if (reloadSignal !== undefined) wanted.set(reloadSignal.toUpperCase(), onReloadSignal);
@@ -184,7 +202,11 @@ function nextSlot() {
 /** cluster.fork() created `worker` in `slot`: watch for its readiness. */
 function onFork(worker, env, slot) {
   forcedSlot = undefined;
-  states.set(worker, { slot, env, ready: false, stopping: false });
+  states.set(worker, {
+    slot, env, ready: false, stopping: false, predecessor: nextPredecessor,
+    preloaded: wantsPreload(cluster.settings), drained: null,
+  });
+  nextPredecessor = null;
   slotOwners.set(slot, worker);
   if (restartPolicy !== null) native().slotStarted(slot);
   if (worker.process.pid === undefined) return; // spawn failed: its 'error' follows
@@ -236,6 +258,37 @@ function setDeadline(worker, timeout) {
   if (timeout !== undefined && !worker.isDead()) native().killAfter(worker.id, timeout, SIGKILL, false);
 }
 
+/**
+ * A supervised stop: no new connection from now, keep-alive clients moved away (see
+ * lib/worker_preload.js), then Node's disconnect(); SIGKILL at the deadline.
+ */
+function gracefulStop(worker, timeout) {
+  markStopping(worker);
+  setDeadline(worker, timeout);
+  const st = state(worker);
+  if (!worker.isConnected()) return;
+  if (!st?.preloaded) {
+    worker.disconnect();
+    return;
+  }
+  native().stopRouting(worker.id);
+  worker.process._sendInternal({ cmd: 'NODE_RUST_CLUSTER_DRAIN' });
+  let timer = null;
+  const finish = () => {
+    clearTimeout(timer);
+    st.drained = null;
+    if (worker.isConnected()) worker.disconnect();
+  };
+  st.drained = finish;
+  timer = setTimeout(finish, timeout === undefined ? DRAIN_GRACE_MS : Math.min(DRAIN_GRACE_MS, timeout / 2));
+}
+
+/** The worker's preload says no connection that carried a request is left. */
+function onDrained(worker) {
+  const finish = state(worker)?.drained;
+  if (finish) finish();
+}
+
 function onTimer(kind, id) {
   if (kind === 'startupTimeout') {
     const worker = cluster.workers[id];
@@ -270,6 +323,13 @@ function onExit(worker, code, signal) {
   const st = state(worker);
   if (!st) return;
   if (slotOwners.get(st.slot) !== worker) return; // replaced already
+  if (st.predecessor !== null && !st.ready) {
+    // A reload's replacement that never became ready: the reload fails, and the worker it
+    // was to replace keeps its slot.
+    if (!st.predecessor.isDead()) slotOwners.set(st.slot, st.predecessor);
+    else slotOwners.delete(st.slot);
+    return;
+  }
   slotOwners.delete(st.slot);
   const unexpected = !worker.exitedAfterDisconnect && !st.stopping && !worker.process.killed;
   if (!unexpected || restartPolicy === null || shuttingDown !== null) {
@@ -313,9 +373,8 @@ function shutdown(options) {
   if (reloading !== null) reloading.abort();
   const done = allExited();
   for (const worker of [...Object.values(cluster.workers), ...stoppingWorkers]) {
-    markStopping(worker);
-    if (worker.isConnected()) worker.disconnect();
-    setDeadline(worker, timeout);
+    if (state(worker)?.stopping) setDeadline(worker, timeout);
+    else gracefulStop(worker, timeout);
   }
   shuttingDown = done.then(() => {
     shuttingDown = null;
@@ -324,6 +383,10 @@ function shutdown(options) {
 }
 
 // ---- reload ----
+
+function exited(worker) {
+  return new Promise((resolve) => (worker.isDead() ? resolve() : worker.once('exit', resolve)));
+}
 
 function waitReady(worker, limit) {
   return new Promise((resolve, reject) => {
@@ -350,9 +413,10 @@ function waitReady(worker, limit) {
   });
 }
 
-function forkInSlot(slot, env) {
-  forcedSlot = slot;
-  return forkWorker(env);
+function forkReplacement(old) {
+  forcedSlot = state(old).slot;
+  nextPredecessor = old;
+  return forkWorker(state(old).env);
 }
 
 function reload(options) {
@@ -369,10 +433,11 @@ function reload(options) {
       .filter((w) => !state(w)?.stopping && !w.isDead())
       .sort((a, b) => a.id - b.id);
     const replaced = [];
+    const exits = [];
     for (let i = 0; i < olds.length && !aborted; i += concurrency) {
       const group = olds.slice(i, i + concurrency).filter((w) => !w.isDead() && !state(w).stopping);
       const news = group.map((old) => {
-        const worker = forkInSlot(state(old).slot, state(old).env);
+        const worker = forkReplacement(old);
         started.add(worker);
         return worker;
       });
@@ -387,18 +452,20 @@ function reload(options) {
             if (worker.isConnected()) worker.disconnect();
             native().kill(worker.id, SIGKILL);
           }
-          if (!group[k].isDead()) slotOwners.set(state(group[k]).slot, group[k]);
+          if (!group[k].isDead() && slotOwners.get(state(group[k]).slot) === worker) {
+            slotOwners.set(state(group[k]).slot, group[k]);
+          }
         }
         throw err;
       }
       for (let k = 0; k < group.length; k++) {
-        const old = group[k];
-        markStopping(old);
-        if (old.isConnected()) old.disconnect();
-        setDeadline(old, timeout);
-        replaced.push([old.id, news[k].id]);
+        exits.push(exited(group[k]));
+        gracefulStop(group[k], timeout);
+        replaced.push([group[k].id, news[k].id]);
       }
     }
+    // Done when the old workers are gone (the deadline bounds it).
+    await Promise.all(exits);
     cluster.emit('reload', { replaced });
     return { replaced };
   };
@@ -433,10 +500,9 @@ function scale(n) {
   }
   while (count > n && live.length > 0) {
     const worker = live.pop();
-    markStopping(worker);
-    waits.push(new Promise((resolve) => (worker.isDead() ? resolve() : worker.once('exit', resolve))));
-    if (worker.isConnected()) worker.disconnect();
-    setDeadline(worker, shutdownTimeout);
+    waits.push(exited(worker));
+    gracefulStop(worker, shutdownTimeout);
+    native().forgetSlot(state(worker).slot);
     count--;
   }
   for (; count < n; count++) {
@@ -498,6 +564,8 @@ function install(clusterObject, fork) {
 module.exports = {
   install,
   configure,
+  workerExecArgv,
+  onDrained,
   nextSlot,
   onFork,
   onOnline,

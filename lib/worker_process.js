@@ -395,6 +395,7 @@ class WorkerProcess extends EventEmitter {
       this._onSocketListRequest(message);
       return;
     }
+    // NODE_RUST_CLUSTER_* (from lib/worker_preload.js) goes on as an internal message.
     process.nextTick(() => this.emit('internalMessage', message, undefined));
   }
 

@@ -386,6 +386,12 @@ impl NativePrimary {
         self.primary.disconnect_worker(id);
     }
 
+    /// No new connection for worker `id` (a graceful stop begins).
+    #[napi]
+    pub fn stop_routing(&self, id: u32) {
+        self.primary.stop_routing(id);
+    }
+
     #[napi]
     pub fn close_channel(&self, id: u32) {
         self.primary.close_channel(id);

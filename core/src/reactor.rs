@@ -488,6 +488,18 @@ impl Primary {
         st.remove_worker_from_servers(epoll, id);
     }
 
+    /// The first half of a graceful stop: hand the worker no new connection (and no new
+    /// server) while it drains; `disconnect_worker` follows.
+    pub fn stop_routing(&self, id: WorkerId) {
+        let mut st = self.inner.state.lock();
+        let epoll = &self.inner.epoll;
+        if let Some(slot) = st.workers.get_mut(&id) {
+            slot.leaving = true;
+        }
+        st.remove_worker_from_servers(epoll, id);
+        st.deliver_later(&self.inner);
+    }
+
     /// `worker.process.disconnect()`: close our end once everything queued is written.
     pub fn close_channel(&self, id: WorkerId) {
         let mut st = self.inner.state.lock();
@@ -958,7 +970,9 @@ impl State {
                 } => self.on_handle(epoll, id, frame, handle_type, inner_is_user),
                 // The sent-socket bookkeeping of Node's socket_list.js is kept in JavaScript,
                 // next to the sockets it counts.
-                Incoming::OtherInternal(cmd) if cmd.starts_with("NODE_SOCKET_") => {
+                Incoming::OtherInternal(cmd)
+                    if cmd.starts_with("NODE_SOCKET_") || cmd.starts_with("NODE_RUST_CLUSTER_") =>
+                {
                     self.events.push(Event::Internal {
                         worker: id,
                         act: cmd,

@@ -37,6 +37,9 @@ pub struct RoundRobin<C> {
     /// Workers that joined but are not ready yet (supervision's readiness gate), with the
     /// slot they will take: they hold the server but receive nothing until `open`.
     gated: Vec<(WorkerId, Option<u32>)>,
+    /// The slot supervision gave each worker that has one: a slot whose newer holder
+    /// leaves goes back to an older holder still here (a replacement that failed).
+    slot_of: IntMap<WorkerId, u32>,
 }
 
 impl<C> Default for RoundRobin<C> {
@@ -49,6 +52,7 @@ impl<C> Default for RoundRobin<C> {
             queued: IntMap::default(),
             slots: Vec::new(),
             gated: Vec::new(),
+            slot_of: IntMap::default(),
         }
     }
 }
@@ -100,6 +104,7 @@ impl<C> RoundRobin<C> {
                         self.slots.resize(index + 1, None);
                     }
                     self.slots[index] = Some(worker);
+                    self.slot_of.insert(worker, index as u32);
                 }
                 None => match self.slots.iter_mut().find(|slot| slot.is_none()) {
                     Some(slot) => *slot = Some(worker),
@@ -136,8 +141,12 @@ impl<C> RoundRobin<C> {
         self.all.retain(|&w| w != worker);
         self.free.retain(|&w| w != worker);
         self.gated.retain(|&(w, _)| w != worker);
-        for slot in self.slots.iter_mut().filter(|slot| **slot == Some(worker)) {
-            *slot = None;
+        self.slot_of.remove(&worker);
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if *slot == Some(worker) {
+                let older = self.slot_of.iter().find(|&(_, &s)| s as usize == index);
+                *slot = older.map(|(&w, _)| w);
+            }
         }
         if self.all.is_empty() {
             self.slots.clear();
@@ -390,6 +399,19 @@ mod tests {
         for (client, old) in before.iter().enumerate() {
             let expected = if *old == 1 { 3 } else { *old };
             assert_eq!(rr.owner_of(client as u64), Some(expected));
+        }
+    }
+
+    #[test]
+    fn sticky_slot_goes_back_to_the_predecessor_when_its_replacement_leaves_first() {
+        let mut rr: RoundRobin<u64> = RoundRobin::new_sticky();
+        rr.add_in_slot(1, Some(0));
+        rr.add_in_slot(2, Some(1));
+        let before: Vec<WorkerId> = (0..200).map(|c| rr.owner_of(c).unwrap()).collect();
+        rr.add_in_slot(3, Some(0));
+        rr.remove(3);
+        for (client, old) in before.iter().enumerate() {
+            assert_eq!(rr.owner_of(client as u64), Some(*old));
         }
     }
 

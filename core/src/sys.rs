@@ -417,11 +417,22 @@ impl SockAddr {
 /// A new socket, close-on-exec and non-blocking as libuv's `uv__socket` makes every one:
 /// a worker that receives it shares its file status flags, and libuv's loop in the worker
 /// relies on accept and read failing with EAGAIN rather than blocking.
+/// A socket for workers to listen on, non-blocking as libuv creates its own: the open file
+/// description (and so the flag) is shared by every worker holding the socket, and libuv's
+/// accept loop, which accepts until EAGAIN, would block forever in a worker that lost the
+/// race for the last queued connection to another worker.
 pub fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: socket returns a new descriptor.
     Ok(owned(cvt(unsafe {
         libc::socket(domain, ty | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0)
     })?))
+}
+
+/// Whether O_NONBLOCK is set on the descriptor's open file description.
+pub fn is_nonblocking(fd: RawFd) -> io::Result<bool> {
+    // SAFETY: F_GETFL on a descriptor we hold touches no memory.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    Ok(flags & libc::O_NONBLOCK != 0)
 }
 
 pub fn set_int_option(
