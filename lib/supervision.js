@@ -520,7 +520,8 @@ function scale(n) {
 
 /**
  * Surge-first replace of `old`: a new worker in its slot, and once that one is ready, the
- * old one disconnected (SIGKILL after `timeout`, default shutdownTimeout). With
+ * old one stopped gracefully, as reload() stops it (SIGKILL after `timeout`, default
+ * shutdownTimeout). With
  * `stopOld: false` the old one is being killed anyway and the new one is not waited for.
  * Resolves with the new worker; rejects (ERR_CLUSTER_REPLACE_FAILED) if it never gets
  * ready, and the old one keeps its slot.
@@ -529,14 +530,10 @@ function replace(old, { timeout = shutdownTimeout, stopOld = true } = {}) {
   const st = state(old);
   if (!st || st.stopping || old.isDead() || shuttingDown !== null) return Promise.resolve(undefined);
   if (!stopOld) markStopping(old);
-  const worker = forkInSlot(st.slot, st.env);
+  const worker = forkReplacement(old);
   if (!stopOld) return Promise.resolve(worker);
   return waitReady(worker, startupTimeout ?? timeout).then(() => {
-    if (!old.isDead() && !state(old).stopping) {
-      markStopping(old);
-      if (old.isConnected()) old.disconnect();
-      setDeadline(old, timeout);
-    }
+    if (!old.isDead() && !state(old).stopping) gracefulStop(old, timeout);
     return worker;
   }, (err) => {
     markStopping(worker);
