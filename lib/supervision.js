@@ -520,6 +520,43 @@ function scale(n) {
   return Promise.all(waits).then(() => undefined);
 }
 
+// ---- one worker's replacement (the health watch's: memory, recycling, unresponsive) ----
+
+/**
+ * Surge-first replace of `old`: a new worker in its slot, and once that one is ready, the
+ * old one stopped gracefully, as reload() stops it (SIGKILL after `timeout`, default
+ * shutdownTimeout). With
+ * `stopOld: false` the old one is being killed anyway and the new one is not waited for.
+ * Resolves with the new worker; rejects (ERR_CLUSTER_REPLACE_FAILED) if it never gets
+ * ready, and the old one keeps its slot.
+ */
+function replace(old, { timeout = shutdownTimeout, stopOld = true } = {}) {
+  const st = state(old);
+  if (!st || st.stopping || old.isDead() || shuttingDown !== null) return Promise.resolve(undefined);
+  if (!stopOld) markStopping(old);
+  const worker = forkReplacement(old);
+  if (!stopOld) return Promise.resolve(worker);
+  return waitReady(worker, startupTimeout ?? timeout).then(() => {
+    if (!old.isDead() && !state(old).stopping) gracefulStop(old, timeout);
+    return worker;
+  }, (err) => {
+    markStopping(worker);
+    if (!worker.isDead()) {
+      if (worker.isConnected()) worker.disconnect();
+      native().kill(worker.id, SIGKILL);
+    }
+    if (!old.isDead()) slotOwners.set(st.slot, old);
+    err.code = 'ERR_CLUSTER_REPLACE_FAILED';
+    err.message = err.message.replace('reload failed', 'replace failed');
+    throw err;
+  });
+}
+
+/** The slot of `worker` (undefined for a worker supervision never saw). */
+function slotOf(worker) {
+  return state(worker)?.slot;
+}
+
 function install(clusterObject, fork) {
   cluster = clusterObject;
   forkWorker = fork;
@@ -547,4 +584,6 @@ module.exports = {
   shutdown,
   reload,
   scale,
+  replace,
+  slotOf,
 };

@@ -50,6 +50,7 @@ fn sh(script: &str) -> SpawnOptions {
         gid: None,
         stdio: vec![StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Inherit],
         channel_fd: 3,
+        cpu_affinity: None,
     }
 }
 
@@ -160,6 +161,7 @@ fn http_worker() -> SpawnOptions {
         gid: None,
         stdio: vec![StdioSpec::Ignore, StdioSpec::Inherit, StdioSpec::Inherit],
         channel_fd: 3,
+        cpu_affinity: None,
     }
 }
 
