@@ -6,7 +6,7 @@
 // adds the heartbeat preload to workers, emits the events and runs the replacements, one
 // at a time, through supervision's surge-first replace.
 const path = require('path');
-const { native, configure } = require('./native');
+const { native, configure: configurePrimary } = require('./native');
 const supervision = require('./supervision');
 const { captureStack, available: stackAvailable } = require('./stuck-stack');
 const {
@@ -128,7 +128,7 @@ function apply(config) {
     const hb = config.heartbeat;
     // Node 22+: SIGUSR1 opens the inspector, which yields the stuck stack (stuck-stack.js);
     // else SIGABRT, which leaves a core dump where the system keeps them.
-    configure('configureHealth', {
+    configurePrimary('configureHealth', {
       heartbeatInterval: hb?.interval,
       heartbeatTimeout: hb?.timeout,
       evidenceSignal: stackAvailable ? SIGUSR1 : SIGABRT,

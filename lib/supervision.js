@@ -4,7 +4,7 @@
 // owns the timers (restart delays, deadlines, startup timeouts: see core/src/supervisor),
 // so they fire while this thread is busy; this module validates the settings, keeps each
 // worker's slot and state, forks when the core says so and emits the events.
-const { native, configure, setNeeded, releaseWhenIdle, ref, unref } = require('./native');
+const { native, configure: configurePrimary, setNeeded, releaseWhenIdle, ref, unref } = require('./native');
 const scheduling = require('./scheduling');
 
 const { setTimeout, clearTimeout } = scheduling;
@@ -123,10 +123,10 @@ function configure(settings) {
   const reloadSignal = settings.reloadSignal === undefined ? undefined
     : validateSignal(settings.reloadSignal, 'options.reloadSignal');
 
-  if (policy !== null || restartPolicy !== null) configure('setRestartPolicy', policy);
+  if (policy !== null || restartPolicy !== null) configurePrimary('setRestartPolicy', policy);
   // Only readyOn 'message' needs the gate: a worker is listening once its queryServer is
   // answered, and online before it can ask.
-  if ((on === 'message') !== (readyOn === 'message')) configure('setReadinessGate', on === 'message');
+  if ((on === 'message') !== (readyOn === 'message')) configurePrimary('setReadinessGate', on === 'message');
   if (policy === null && restartPolicy !== null) dropPendingRestarts();
   restartPolicy = policy;
   readyOn = on;
