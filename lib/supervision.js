@@ -528,7 +528,6 @@ module.exports = {
   markStopping,
   setDeadline,
   stopTimeout,
-  validateOptions,
   shutdown,
   reload,
   scale,
