@@ -140,6 +140,17 @@ for (const policy of ['rr', 'sticky']) {
   });
 }
 
+for (const readyOn of ['online', 'listening']) {
+  test(`readyOn '${readyOn}': the worker is ready at its first '${readyOn}'`, async (t) => {
+    const proc = start(fixture('ready.js'), { env: { READY_ON: readyOn } });
+    t.after(() => proc.cleanup());
+    await proc.waitFor(/"event":"results"/);
+    const order = proc.jsonLines().filter((e) => ['online', 'primary-listening', 'ready'].includes(e.event)).map((e) => e.event);
+    const expected = readyOn === 'online' ? ['online', 'ready', 'primary-listening'] : ['online', 'primary-listening', 'ready'];
+    assert.deepStrictEqual(order, expected);
+  });
+}
+
 test('startupTimeout kills a worker that never says ready; the kills count toward maxRestarts', async (t) => {
   const proc = start(fixture('ready.js'), { env: { MODE: 'never' } });
   t.after(() => proc.cleanup());
