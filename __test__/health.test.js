@@ -166,6 +166,22 @@ test('recycling after N connections happens at N..N+jitter, with no failed reque
   }
 });
 
+test('recycling by uptime replaces the worker after uptime..uptime+jitter ms, gracefully', async (t) => {
+  const { proc, ready } = await run('uptime', { workers: 1 });
+  t.after(() => proc.cleanup());
+  const [first] = ready.workers;
+  const recycle = JSON.parse((await proc.waitFor(/"event":"recycle"/, { timeout: 30000 })).line);
+  assert.strictEqual(recycle.id, first.id);
+  assert.strictEqual(recycle.info.reason, 'uptime');
+  // The core's timer is never early; late only by scheduling on a loaded machine.
+  assert.ok(recycle.info.uptime >= 1500 && recycle.info.uptime <= 2000 + 500, `recycled after ${recycle.info.uptime} ms`);
+  const exit = JSON.parse((await proc.waitFor((line) => line.includes('"event":"exit"') && line.includes(`"id":${first.id},`))).line);
+  assert.strictEqual(exit.exitedAfterDisconnect, true);
+  // Surge-first: the replacement listened before the old worker left.
+  const listening = events(proc, 'listening').find((e) => e.id !== first.id);
+  assert.ok(listening && listening.t <= exit.t);
+});
+
 test('stats agree with /proc read by the test', async (t) => {
   const { proc, port, ready } = await run('stats', { workers: 2 });
   t.after(() => proc.cleanup());
