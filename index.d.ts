@@ -264,8 +264,8 @@ declare namespace cluster {
      * rust-cluster addition: each worker sends a heartbeat every `interval` ms (a preload
      * of rust-cluster's, added to its execArgv); one silent for `timeout` ms is
      * unresponsive: 'unresponsive' is emitted, it gets no more connections, and it is
-     * killed (on Node 22+ after its stuck stack is taken through the inspector, printed as
-     * a warning), then replaced if `restart` is on. `true`: the defaults. Default: off.
+     * killed (after its stuck stack is taken through the inspector, printed as a
+     * warning), then replaced if `restart` is on. `true`: the defaults. Default: off.
      */
     heartbeat?: boolean | HeartbeatSettings | undefined;
     /**
