@@ -47,6 +47,19 @@ for (const policy of ['rr', 'sticky', 'reuseport', 'none']) {
   });
 }
 
+test('reload({ concurrency: 2 }) replaces two at a time under load with no failed request; a second reload() returns the running one', async (t) => {
+  const { proc, done, stats, ids } = await reloadUnderLoad(t, 'reload.js', { env: { POLICY: 'rr', CONCURRENCY: 2 } });
+  assert.strictEqual(stats.failed, 0, JSON.stringify(stats.errors));
+  assert.deepStrictEqual(done.replaced.map(([old]) => old), ids);
+  assert.ok(done.minReady >= 4);
+  assert.strictEqual(JSON.parse(proc.grep(/"event":"same-promise"/)[0].line).same, true);
+  // Two at a time: worker 6 was forked before worker 5 was ready, and 8 before 7 was.
+  const at = (event, id) => proc.jsonLines().findIndex((e) => e.event === event && e.id === id);
+  assert.ok(at('fork', 6) < at('ready', 5), 'the second replacement waited for the first');
+  assert.ok(at('fork', 8) < at('ready', 7));
+  assert.ok(at('fork', 7) > at('ready', 6), 'the second group started before the first was ready');
+});
+
 test('a reload whose new code throws at start leaves the old workers serving, loses no request, and rejects', async (t) => {
   const { proc, done, stats, ids, servedAfter } = await reloadUnderLoad(t, 'reload.js', {
     env: { POLICY: 'rr', FAIL_AT_START: 1 }, signal: 'SIGHUP', doneLine: /"event":"reload-failed"/,

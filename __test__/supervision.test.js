@@ -187,3 +187,17 @@ test('bad supervision values give Node-style errors, and good ones show in clust
   });
   assert.strictEqual((await proc.waitForExit()).code, 0);
 });
+
+test('cluster.disconnect({ timeout }, callback): the callback runs, and workers still alive at the deadline are SIGKILLed', async (t) => {
+  const proc = start(fixture('cluster-disconnect.js'));
+  t.after(() => proc.cleanup());
+  await proc.waitForCount(/"event":"exit"/, 2);
+  const [disconnecting] = events(proc, 'disconnecting');
+  const exits = events(proc, 'exit');
+  assert.strictEqual(events(proc, 'callback').length, 1);
+  for (const e of exits) {
+    assert.deepStrictEqual({ signal: e.signal, exitedAfterDisconnect: e.exitedAfterDisconnect }, { signal: 'SIGKILL', exitedAfterDisconnect: true });
+    assert.ok(e.t - disconnecting.t >= 300, `killed ${e.t - disconnecting.t} ms after disconnect`);
+  }
+  await proc.waitForNoProcesses();
+});

@@ -314,12 +314,12 @@ function emitForkNT(worker) {
 
 cluster.disconnect = function disconnect(options, cb) {
   // rust-cluster: disconnect({ timeout }, cb) kills what is still alive after `timeout` ms.
-  if (typeof options === 'function' || options === undefined) {
+  // Anything but an object first is Node's disconnect(cb).
+  if (!isOptionsObject(options)) {
     cb = options;
     options = undefined;
   }
-  const timeout = options === undefined ? undefined
-    : supervision.stopTimeout(supervision.validateOptions(options, 'options'), 'options');
+  const timeout = options === undefined ? undefined : supervision.stopTimeout(options, 'options');
   const workers = Object.values(cluster.workers);
   if (workers.length === 0) {
     process.nextTick(() => intercom.emit('disconnect'));
@@ -336,6 +336,10 @@ cluster.reload = supervision.reload;
 cluster.scale = supervision.scale;
 cluster.stats = health.clusterStats;
 cluster.availableParallelism = health.availableParallelism;
+
+function isOptionsObject(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
 
 function onInternalMessage(worker, message) {
   if (message.cmd === 'NODE_RUST_CLUSTER_DRAINED') return supervision.onDrained(worker);
@@ -370,9 +374,9 @@ function onInternalMessage(worker, message) {
 
 // The primary-side Worker methods.
 Worker.prototype.disconnect = function disconnect(options) {
-  // rust-cluster: disconnect({ timeout }) kills the worker if it is still alive then.
-  const timeout = options === undefined ? undefined
-    : supervision.stopTimeout(supervision.validateOptions(options, 'options'), 'options');
+  // rust-cluster: disconnect({ timeout }) kills the worker if it is still alive then. Node's
+  // takes no argument and ignores any, so only an object is read as options.
+  const timeout = isOptionsObject(options) ? supervision.stopTimeout(options, 'options') : undefined;
   this.exitedAfterDisconnect = true;
   supervision.markStopping(this);
   if (this.process.connected) native().disconnectWorker(this.id);
