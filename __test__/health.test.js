@@ -151,6 +151,17 @@ test('leaking workers are replaced one at a time under a connection-per-request 
   assert.ok(forks[1].t >= exits[0].t, 'the second replacement waited for the first old worker to leave');
 });
 
+test("memoryMetric 'pss' compares the proportional set size with the limit", async (t) => {
+  const { proc, port, ready } = await run('memory', { workers: 1, env: { MAX_MEMORY: '100M', MEMORY_METRIC: 'pss' } });
+  t.after(() => proc.cleanup());
+  const traffic = load(port, '/leak');
+  const memory = JSON.parse((await proc.waitFor(/"event":"memory"/, { timeout: 60000 })).line);
+  await proc.waitFor((line) => line.includes('"event":"exit"') && line.includes(`"id":${ready.workers[0].id},`), { timeout: 60000 });
+  await traffic.stop();
+  assert.deepStrictEqual(traffic.failed, []);
+  assert.ok(memory.info.pss > 100 * 1024 * 1024 && memory.info.pss <= memory.info.rss, JSON.stringify(memory.info));
+});
+
 test('recycling after N connections happens at N..N+jitter, with no failed request', async (t) => {
   const { proc, port } = await run('recycle', { workers: 1 });
   t.after(() => proc.cleanup());
