@@ -171,6 +171,13 @@ declare class Worker extends EventEmitter {
   prependOnceListener(event: 'online', listener: () => void): this;
   prependOnceListener(event: 'ready', listener: () => void): this;
   prependOnceListener<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
+  /** rust-cluster: as the cluster's 'unresponsive', 'memory' and 'recycle', without the worker. */
+  on(event: 'unresponsive', listener: (info: cluster.UnresponsiveInfo) => void): this;
+  on(event: 'memory', listener: (info: cluster.MemoryInfo) => void): this;
+  on(event: 'recycle', listener: (info: cluster.RecycleInfo) => void): this;
+  once(event: 'unresponsive', listener: (info: cluster.UnresponsiveInfo) => void): this;
+  once(event: 'memory', listener: (info: cluster.MemoryInfo) => void): this;
+  once(event: 'recycle', listener: (info: cluster.RecycleInfo) => void): this;
 }
 
 /** The Worker class under a name the `cluster` namespace can alias. */
