@@ -171,6 +171,13 @@ declare class Worker extends EventEmitter {
   prependOnceListener(event: 'online', listener: () => void): this;
   prependOnceListener(event: 'ready', listener: () => void): this;
   prependOnceListener<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
+  /** rust-cluster: as the cluster's 'unresponsive', 'memory' and 'recycle', without the worker. */
+  on(event: 'unresponsive', listener: (info: cluster.UnresponsiveInfo) => void): this;
+  on(event: 'memory', listener: (info: cluster.MemoryInfo) => void): this;
+  on(event: 'recycle', listener: (info: cluster.RecycleInfo) => void): this;
+  once(event: 'unresponsive', listener: (info: cluster.UnresponsiveInfo) => void): this;
+  once(event: 'memory', listener: (info: cluster.MemoryInfo) => void): this;
+  once(event: 'recycle', listener: (info: cluster.RecycleInfo) => void): this;
 }
 
 /** The Worker class under a name the `cluster` namespace can alias. */
@@ -264,8 +271,8 @@ declare namespace cluster {
      * rust-cluster addition: each worker sends a heartbeat every `interval` ms (a preload
      * of rust-cluster's, added to its execArgv); one silent for `timeout` ms is
      * unresponsive: 'unresponsive' is emitted, it gets no more connections, and it is
-     * killed (on Node 22+ after its stuck stack is taken through the inspector, printed as
-     * a warning), then replaced if `restart` is on. `true`: the defaults. Default: off.
+     * killed (after its stuck stack is taken through the inspector, printed as a
+     * warning), then replaced if `restart` is on. `true`: the defaults. Default: off.
      */
     heartbeat?: boolean | HeartbeatSettings | undefined;
     /**

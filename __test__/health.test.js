@@ -14,8 +14,8 @@ const { start, get, getFreePort, ROOT } = require('./helpers/run');
 
 const PRIMARY = path.join(__dirname, 'fixtures/health/primary.js');
 const events = (proc, name) => proc.jsonLines().filter((e) => e.event === name);
-const INTERVAL = 200;
-const TIMEOUT = 1000;
+const INTERVAL = 250;
+const TIMEOUT = 2000;
 
 async function run(mode, { env = {}, impl, workers = 2 } = {}) {
   const port = await getFreePort();
@@ -71,21 +71,19 @@ test('a worker stuck in for (;;) is killed within interval + timeout + 1 s and r
   get(port, { path: '/spin', timeout: 60000 }).catch(() => {});
   const stuck = JSON.parse((await proc.waitFor(/"event":"stuck"/)).line);
   const exit = JSON.parse((await proc.waitFor((line) => line.includes('"event":"exit"') && line.includes(`"pid":${stuck.pid}`), { timeout: 15000 })).line);
-  const [unresponsive] = events(proc, 'unresponsive');
+  // (On a very loaded machine a healthy worker may miss a deadline too: find the stuck one.)
+  const unresponsive = events(proc, 'unresponsive').find((e) => e.pid === stuck.pid);
+  assert.ok(unresponsive, 'the stuck worker was reported');
   assert.strictEqual(unresponsive.pid, stuck.pid);
   assert.ok(exit.t - stuck.t <= INTERVAL + TIMEOUT + 1000, `killed ${exit.t - stuck.t} ms after it got stuck`);
-  assert.ok(unresponsive.info.lastBeat <= stuck.t + INTERVAL + 100 && unresponsive.info.lastBeat >= stuck.t - 2 * INTERVAL - 100,
+  assert.ok(unresponsive.info.lastBeat <= stuck.t + INTERVAL + 100 && unresponsive.info.lastBeat >= stuck.t - TIMEOUT,
     `last beat ${unresponsive.info.lastBeat - stuck.t} ms from the stall`);
   assert.strictEqual(typeof unresponsive.info.eventLoopDelay, 'number');
-  // Node 22+: the inspector's stack, then SIGKILL; Node 20: SIGABRT (a core dump where kept).
-  if (typeof WebSocket === 'function') {
-    assert.strictEqual(exit.args[1], 'SIGKILL');
-    const warning = await proc.waitFor(/"event":"warning".*RUST_CLUSTER_UNRESPONSIVE/, { timeout: 5000 }).catch(() => null);
-    if (warning) assert.match(JSON.parse(warning.line).message, /at spinForever \(.*worker\.js:11:3\)/);
-    else t.diagnostic('no stack within the grace on this run');
-  } else {
-    assert.ok(['SIGABRT', 'SIGKILL'].includes(exit.args[1]), exit.args[1]);
-  }
+  // Its stack, taken through the inspector, then SIGKILL.
+  assert.strictEqual(exit.args[1], 'SIGKILL');
+  const warning = await proc.waitFor(/"event":"warning".*RUST_CLUSTER_UNRESPONSIVE/, { timeout: 5000 }).catch(() => null);
+  if (warning) assert.match(JSON.parse(warning.line).message, /at spinForever \(.*worker\.js:11:3\)/);
+  else t.diagnostic('no stack within the grace on this run');
   // Replaced (restart is on): a fourth worker listens, and traffic kept flowing.
   await proc.waitForCount(/"event":"listening"/, 4, { timeout: 20000 });
   const before = traffic.ok;
@@ -115,15 +113,17 @@ test("Node's built-in cluster never notices the same stuck worker", async (t) =>
 test('a worker that is busy but still beating is never killed', async (t) => {
   const { proc, port } = await run('heartbeat', { workers: 1, env: { BUSY_MS: 3 * TIMEOUT } });
   t.after(() => proc.cleanup());
-  const res = await get(port, { path: '/busy', timeout: 30000 });
-  assert.strictEqual(res.status, 200);
-  assert.deepStrictEqual(events(proc, 'unresponsive'), []);
-  assert.deepStrictEqual(events(proc, 'exit'), []);
-  // It did report its loop being held up by the 150 ms slices.
+  const busy = get(port, { path: '/busy', timeout: 30000 });
+  await proc.waitFor(/"event":"busy"/);
+  // Midway, its beats carry the delay of its 150 ms slices.
+  await new Promise((resolve) => setTimeout(resolve, TIMEOUT));
   process.kill(proc.pid, 'SIGUSR2');
   const { each } = JSON.parse((await proc.waitFor(/"event":"stats"/)).line);
+  assert.strictEqual((await busy).status, 200);
+  assert.deepStrictEqual(events(proc, 'unresponsive'), []);
+  assert.deepStrictEqual(events(proc, 'exit'), []);
   assert.strictEqual(each.length, 1);
-  assert.ok(each[0].eventLoopDelay >= 0, JSON.stringify(each[0]));
+  assert.ok(each[0].eventLoopDelay >= 100, `event-loop delay ${each[0].eventLoopDelay} ms`);
 });
 
 test('leaking workers are replaced one at a time under a connection-per-request load, with no failed request', async (t) => {
@@ -153,6 +153,17 @@ test('leaking workers are replaced one at a time under a connection-per-request 
   assert.ok(forks[1].t >= exits[0].t, 'the second replacement waited for the first old worker to leave');
 });
 
+test("memoryMetric 'pss' compares the proportional set size with the limit", async (t) => {
+  const { proc, port, ready } = await run('memory', { workers: 1, env: { MAX_MEMORY: '100M', MEMORY_METRIC: 'pss' } });
+  t.after(() => proc.cleanup());
+  const traffic = load(port, '/leak');
+  const memory = JSON.parse((await proc.waitFor(/"event":"memory"/, { timeout: 60000 })).line);
+  await proc.waitFor((line) => line.includes('"event":"exit"') && line.includes(`"id":${ready.workers[0].id},`), { timeout: 60000 });
+  await traffic.stop();
+  assert.deepStrictEqual(traffic.failed, []);
+  assert.ok(memory.info.pss > 100 * 1024 * 1024 && memory.info.pss <= memory.info.rss, JSON.stringify(memory.info));
+});
+
 test('recycling after N connections happens at N..N+jitter, with no failed request', async (t) => {
   const { proc, port } = await run('recycle', { workers: 1 });
   t.after(() => proc.cleanup());
@@ -164,6 +175,22 @@ test('recycling after N connections happens at N..N+jitter, with no failed reque
     assert.strictEqual(e.info.reason, 'connections');
     assert.ok(e.info.connections >= 20 && e.info.connections <= 25, `recycled at ${e.info.connections}`);
   }
+});
+
+test('recycling by uptime replaces the worker after uptime..uptime+jitter ms, gracefully', async (t) => {
+  const { proc, ready } = await run('uptime', { workers: 1 });
+  t.after(() => proc.cleanup());
+  const [first] = ready.workers;
+  const recycle = JSON.parse((await proc.waitFor(/"event":"recycle"/, { timeout: 30000 })).line);
+  assert.strictEqual(recycle.id, first.id);
+  assert.strictEqual(recycle.info.reason, 'uptime');
+  // The core's timer is never early; late only by scheduling on a loaded machine.
+  assert.ok(recycle.info.uptime >= 1500 && recycle.info.uptime <= 2000 + 500, `recycled after ${recycle.info.uptime} ms`);
+  const exit = JSON.parse((await proc.waitFor((line) => line.includes('"event":"exit"') && line.includes(`"id":${first.id},`))).line);
+  assert.strictEqual(exit.exitedAfterDisconnect, true);
+  // Surge-first: the replacement listened before the old worker left.
+  const listening = events(proc, 'listening').find((e) => e.id !== first.id);
+  assert.ok(listening && listening.t <= exit.t);
 });
 
 test('stats agree with /proc read by the test', async (t) => {

@@ -8,7 +8,7 @@
 const path = require('path');
 const { native, configure: configurePrimary } = require('./native');
 const supervision = require('./supervision');
-const { captureStack, available: stackAvailable } = require('./stuck-stack');
+const { captureStack } = require('./stuck-stack');
 const {
   ERR_INVALID_ARG_TYPE,
   ERR_INVALID_ARG_VALUE,
@@ -19,7 +19,6 @@ const PRELOAD = path.join(__dirname, 'heartbeat-preload.js');
 const HEARTBEAT_DEFAULTS = { interval: 1000, timeout: 10000 };
 const SAMPLE_INTERVAL = 1000;
 const SIGUSR1 = 10;
-const SIGABRT = 6;
 const SIGKILL = 9;
 // How long an unresponsive worker has to give up its stack before SIGKILL.
 const EVIDENCE_GRACE = 500;
@@ -126,12 +125,11 @@ function validate(settings) {
 function apply(config) {
   if (config.on || current?.on) {
     const hb = config.heartbeat;
-    // Node 22+: SIGUSR1 opens the inspector, which yields the stuck stack (stuck-stack.js);
-    // else SIGABRT, which leaves a core dump where the system keeps them.
+    // SIGUSR1 opens the inspector, which yields the stuck stack (stuck-stack.js).
     configurePrimary('configureHealth', {
       heartbeatInterval: hb?.interval,
       heartbeatTimeout: hb?.timeout,
-      evidenceSignal: stackAvailable ? SIGUSR1 : SIGABRT,
+      evidenceSignal: SIGUSR1,
       evidenceGrace: EVIDENCE_GRACE,
       maxMemory: config.maxMemory ?? undefined,
       memoryMetric: config.memoryMetric,

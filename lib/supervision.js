@@ -528,7 +528,8 @@ function replace(old, { timeout = shutdownTimeout, stopOld = true } = {}) {
   if (!stopOld) markStopping(old);
   const worker = forkReplacement(old);
   if (!stopOld) return Promise.resolve(worker);
-  return waitReady(worker, startupTimeout ?? timeout).then(() => {
+  const failure = { what: 'replace', code: 'ERR_CLUSTER_REPLACE_FAILED' };
+  return waitReady(worker, startupTimeout ?? timeout, failure).then(() => {
     if (!old.isDead() && !state(old).stopping) gracefulStop(old, timeout);
     return worker;
   }, (err) => {
@@ -537,9 +538,7 @@ function replace(old, { timeout = shutdownTimeout, stopOld = true } = {}) {
       if (worker.isConnected()) worker.disconnect();
       native().kill(worker.id, SIGKILL);
     }
-    if (!old.isDead()) slotOwners.set(st.slot, old);
-    err.code = 'ERR_CLUSTER_REPLACE_FAILED';
-    err.message = err.message.replace('reload failed', 'replace failed');
+    // Its exit gives the slot back to `old` (see onExit).
     throw err;
   });
 }

@@ -39,6 +39,8 @@ mod serving;
 #[cfg(test)]
 mod tests;
 mod watching;
+#[cfg(test)]
+mod watching_tests;
 
 /// Frames larger than this from a worker are a protocol error (Node has no limit; this is
 /// generous, and configurable).
