@@ -16,10 +16,97 @@ export declare class NativePrimary {
   /** Opening it failed with `errno` (negative). */
   listenerFailed(server: number, errno: number): void
   disconnectWorker(id: number): void
+  /** No new connection for worker `id` (a graceful stop begins). */
+  stopRouting(id: number): void
   closeChannel(id: number): void
   /** 0, or a negative errno (ESRCH when the worker is already gone). */
   kill(id: number, signal: number): number
+  /** Turns restarts on with these settings, or off. */
+  setRestartPolicy(settings?: RestartSettings | undefined | null): void
+  /** Workers spawned from now on get no connection before `workerReady`. */
+  setReadinessGate(on: boolean): void
+  workerReady(id: number): void
+  slotStarted(slot: number): void
+  /**
+   * Restart (a `restart` timer event follows after the delay) or give up; undefined
+   * without a restart policy.
+   */
+  slotExited(slot: number): RestartDecision | null
+  forgetSlot(slot: number): void
+  cancelRestarts(): void
+  /**
+   * Kills worker `id` with `signal` in `ms` from the I/O thread; `startup`: the kill
+   * is its startup timeout (a `startupTimeout` timer event says so).
+   */
+  killAfter(id: number, ms: number, signal: number, startup: boolean): void
+  cancelKill(id: number, startup: boolean): void
+  /** Turns the health watch on or off (for workers spawned afterwards). */
+  configureHealth(options: HealthOptions): void
+  /** Worker `id`'s figures now; undefined once it is reaped. */
+  workerStats(id: number): ProcStats | null
+  /** The primary's own figures (uptime is the facade's). */
+  primaryStats(): ProcStats | null
   forget(id: number): void
+}
+
+/** The CPUs this process may run on (its affinity mask). */
+export declare function allowedCpus(): Array<number>
+
+/** How many CPUs this process may really use: its mask and the cgroup v2 quota. */
+export declare function availableParallelism(): number
+
+/** The health keys of `cluster.setupPrimary()`, validated by the facade (lib/health.js). */
+export interface HealthOptions {
+  /** Heartbeat interval and timeout (ms), when the heartbeat is on. */
+  heartbeatInterval?: number
+  heartbeatTimeout?: number
+  /** Sent first to an unresponsive worker (0: none), SIGKILL `evidence_grace` ms later. */
+  evidenceSignal: number
+  evidenceGrace: number
+  /** Bytes, when the memory limit is on; `memory_metric` "rss" | "pss". */
+  maxMemory?: number
+  memoryMetric: string
+  sampleInterval: number
+  recycleConnections?: number
+  recycleUptime?: number
+  recycleJitter: number
+}
+
+/** A worker's (or the primary's) figures from `/proc`: CPU times in µs, memory in bytes. */
+export interface ProcStats {
+  pid: number
+  uptime: number
+  cpuUser: number
+  cpuSystem: number
+  cpuPercent: number
+  rss: number
+  pss?: number
+  fds: number
+  threads: number
+  connections: number
+  eventLoopDelay?: number
+}
+
+/** What the core decided about a slot whose worker exited unexpectedly. */
+export interface RestartDecision {
+  giveUp: boolean
+  /** Restart: the attempt (from 1) and its delay in ms. */
+  attempt: number
+  delay: number
+  /** Give-up: how many unexpected exits within `window` ms. */
+  restarts: number
+  window: number
+}
+
+/** `restart: { ... }` of `cluster.setupPrimary()`, validated by the facade. */
+export interface RestartSettings {
+  delay: number
+  maxDelay: number
+  factor: number
+  jitter: number
+  stableAfter: number
+  maxRestarts: number
+  window: number
 }
 
 /**
@@ -48,6 +135,10 @@ export interface SpawnRequest {
   channelFd: number
   /** "json" | "advanced" */
   serialization: string
+  /** Supervision's slot (sticky slot and reuseport socket a replacement inherits). */
+  slot?: number
+  /** CPUs to pin the worker to before exec (`cpuAffinity`). */
+  cpuAffinity?: Array<number>
 }
 
 export interface SpawnResult {

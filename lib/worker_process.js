@@ -90,6 +90,7 @@ class WorkerProcess extends EventEmitter {
       channelFd: spec.ipcFd,
       serialization: spec.serialization,
       slot: spec.slot,
+      cpuAffinity: spec.cpuAffinity,
     });
     if (result.errno !== 0) {
       // Node throws `spawn EPERM` at once for most failures, and reports the few it

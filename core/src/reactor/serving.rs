@@ -472,7 +472,9 @@ impl State {
             return;
         };
         let sid = inflight.server;
-        if !accepted {
+        if accepted {
+            self.on_accepted(id);
+        } else {
             // Refused (the worker is closing or at maxConnections): a free worker takes it
             // now, or it waits at the head of the queue.
             self.requeue(epoll, sid, inflight.conn);
