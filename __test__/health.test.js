@@ -24,12 +24,20 @@ async function run(mode, { env = {}, impl, workers = 2 } = {}) {
   return { proc, port, ready };
 }
 
-/** GETs `path` in a loop, one new connection each, until stopped; counts failures. */
+// A load generator's bounds: it stops by itself after this long or this many requests.
+const LOAD_LIMIT_MS = 120_000;
+const LOAD_LIMIT_REQUESTS = 200_000;
+
+/**
+ * GETs `path` in a loop, one new connection each, until stopped (or its bounds are
+ * reached); counts failures.
+ */
 function load(port, urlPath = '/') {
   const result = { ok: 0, failed: [], stop: null };
   let stopped = false;
+  const deadline = Date.now() + LOAD_LIMIT_MS;
   const done = (async () => {
-    while (!stopped) {
+    while (!stopped && Date.now() < deadline && result.ok + result.failed.length < LOAD_LIMIT_REQUESTS) {
       try {
         const res = await get(port, { path: urlPath, timeout: 15000 });
         if (res.status === 200) result.ok++;
@@ -67,6 +75,7 @@ test('a worker stuck in for (;;) is killed within interval + timeout + 1 s and r
   const { proc, port } = await run('heartbeat', { workers: 3 });
   t.after(() => proc.cleanup());
   const traffic = load(port);
+  t.after(() => traffic.stop());
   // The request that makes a worker spin never gets an answer.
   get(port, { path: '/spin', timeout: 60000 }).catch(() => {});
   const stuck = JSON.parse((await proc.waitFor(/"event":"stuck"/)).line);
@@ -132,6 +141,7 @@ test('leaking workers are replaced one at a time under a connection-per-request 
   const { proc, port, ready } = await run('memory', { workers: 2, env: { MAX_MEMORY: '120M' } });
   t.after(() => proc.cleanup());
   const traffic = load(port, '/leak');
+  t.after(() => traffic.stop());
   // Both leak at the same rate; each is replaced once it stays over 120 MiB.
   const originals = ready.workers.map((w) => w.id);
   for (const id of originals) {
@@ -159,6 +169,7 @@ test("memoryMetric 'pss' compares the proportional set size with the limit", asy
   const { proc, port, ready } = await run('memory', { workers: 1, env: { MAX_MEMORY: '100M', MEMORY_METRIC: 'pss' } });
   t.after(() => proc.cleanup());
   const traffic = load(port, '/leak');
+  t.after(() => traffic.stop());
   const memory = JSON.parse((await proc.waitFor(/"event":"memory"/, { timeout: 60000 })).line);
   await proc.waitFor((line) => line.includes('"event":"exit"') && line.includes(`"id":${ready.workers[0].id},`), { timeout: 60000 });
   await traffic.stop();
@@ -170,6 +181,7 @@ test('recycling after N connections happens at N..N+jitter, with no failed reque
   const { proc, port } = await run('recycle', { workers: 1 });
   t.after(() => proc.cleanup());
   const traffic = load(port);
+  t.after(() => traffic.stop());
   await proc.waitForCount(/"event":"recycle"/, 2, { timeout: 60000 });
   await traffic.stop();
   assert.deepStrictEqual(traffic.failed, []);
