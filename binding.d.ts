@@ -2,7 +2,16 @@
 /* eslint-disable */
 
 export declare class NativePrimary {
-  constructor(onEvents: (arg: Array<Cell>) => void)
+  /**
+   * `on_main_thread`: whether this environment is the process's main thread (see
+   * `on_env_teardown`).
+   */
+  constructor(onEvents: (arg: Array<Cell>) => void, onMainThread: boolean)
+  /**
+   * Ends this primary now (the facade calls it once no worker is alive): nothing of it
+   * is left, no thread, descriptor, open handle or registry slot. Idempotent.
+   */
+  shutdown(): void
   /** This primary's index, for `sendFrame` and `sendString`. */
   get index(): number
   /** "rr", "none", "sticky" or "reuseport". */
@@ -21,6 +30,13 @@ export declare class NativePrimary {
   kill(id: number, signal: number): number
   forget(id: number): void
 }
+
+/**
+ * Adopts the sockets systemd passed to this process (`LISTEN_PID`, `LISTEN_FDS`,
+ * `LISTEN_FDNAMES`, as read by the facade, which then removes them from the environment
+ * workers get): once per process; returns how many were adopted.
+ */
+export declare function adoptListenFds(listenPid?: string | undefined | null, listenFds?: string | undefined | null, fdNames?: string | undefined | null): number
 
 /**
  * Queues a serialized frame for worker `id` of primary `primary`; `fd` (or -1) is a

@@ -22,6 +22,7 @@ const os = require('os');
 const cluster = new EventEmitter();
 const intercom = new EventEmitter();
 const policies = require('./policies');
+const systemd = require('./systemd');
 
 cluster.isWorker = false;
 cluster.isMaster = true; // Deprecated alias. Must be same as isPrimary.
@@ -33,6 +34,9 @@ Object.assign(cluster, policies.CONSTANTS);
 
 let ids = 0;
 let initialized = false;
+
+// Sockets systemd passed to this primary (socket activation) serve the workers' listen().
+systemd.adoptPassedSockets();
 
 cluster.schedulingPolicy = policies.BY_NAME[process.env.NODE_CLUSTER_SCHED_POLICY] ?? policies.SCHED_RR;
 

@@ -373,3 +373,21 @@ impl NativePrimary {
         self.with(|live| live.pending.set_json(id, false));
     }
 }
+
+/// Adopts the sockets systemd passed to this process (`LISTEN_PID`, `LISTEN_FDS`,
+/// `LISTEN_FDNAMES`, as read by the facade, which then removes them from the environment
+/// workers get): once per process; returns how many were adopted.
+#[napi]
+pub fn adopt_listen_fds(
+    listen_pid: Option<String>,
+    listen_fds: Option<String>,
+    fd_names: Option<String>,
+) -> u32 {
+    let passed = rust_cluster_core::activation::parse(
+        listen_pid.as_deref(),
+        listen_fds.as_deref(),
+        fd_names.as_deref(),
+        std::process::id(),
+    );
+    rust_cluster_core::activation::adopt(passed) as u32
+}

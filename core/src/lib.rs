@@ -1,5 +1,6 @@
 //! rust-cluster's core: the primary side of Node's cluster module, with no N-API types so
 //! `cargo test` exercises it alone. One module per job:
+//! - `activation`: the listening sockets systemd passes (socket activation);
 //! - `spawn`: start a worker (`node` + the script) with its IPC channel;
 //! - `channel`: framing both ways, received descriptors, handle ACK ordering;
 //! - `protocol`: what the cluster messages mean and the ones the primary writes;
@@ -12,6 +13,7 @@
 //! - `watchdog`: no worker outlives a primary that died;
 //! - `int_map`: maps keyed by the primary's own small integers.
 
+pub mod activation;
 pub mod bytes;
 pub mod channel;
 pub mod int_map;

@@ -1,0 +1,102 @@
+'use strict';
+// systemd, with its real tools (Debian's `systemd` package; .ci/run installs it):
+// socket activation by systemd-socket-activate, which passes the primary a listening
+// socket as a service manager does, and (below) sd_notify to a socket the test owns.
+const test = require('node:test');
+const assert = require('node:assert');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+const { start, get, getFreePort } = require('./helpers/run');
+
+const ACTIVATE = ['/usr/bin/systemd-socket-activate', '/lib/systemd/systemd-socket-activate'].find((p) => fs.existsSync(p));
+const FIXTURE = path.join(__dirname, 'fixtures/operations/activated.js');
+const ROOT = process.getuid() === 0;
+const NOBODY = 65534;
+
+/** A privileged port (below 1024) that is free now; as root only. */
+async function freePrivilegedPort() {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 600 + crypto.randomInt(400);
+    const free = await new Promise((resolve) => {
+      const server = net.createServer();
+      server.on('error', () => resolve(false));
+      server.listen(port, () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free privileged port');
+}
+
+/**
+ * systemd-socket-activate listening on `port`, starting the fixture on the first
+ * connection; as root, the fixture runs as `nobody` (setpriv execs, so LISTEN_PID is
+ * still the primary's pid).
+ */
+function activated(port, env, options = {}) {
+  const vars = { PATH: process.env.PATH, PORT: port, WORKERS: 2, ...env };
+  return start(FIXTURE, {
+    ...options,
+    wrapper: (tag) => [
+      ACTIVATE, '-l', String(port), '--fdname=web',
+      ...Object.entries(vars).map(([k, v]) => `-E${k}=${v}`), `-E${tag}`,
+      ...(ROOT ? ['/usr/bin/setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'] : []),
+    ],
+  });
+}
+
+async function activatedPort() {
+  return ROOT ? freePrivilegedPort() : getFreePort();
+}
+
+for (const policy of ['rr', 'none']) {
+  test(`socket activation (${policy}): a connection made before the primary exists is served by a worker, as nobody on a privileged port`, { skip: !ACTIVATE && 'systemd-socket-activate is not installed' }, async (t) => {
+    const port = await activatedPort();
+    const proc = activated(port, { NODE_CLUSTER_SCHED_POLICY: policy });
+    t.after(() => proc.cleanup());
+    await proc.waitFor(`Listening on [::]:${port}`);
+    // systemd-socket-activate starts the service on the first connection (Accept=no):
+    // this request waits in the socket's backlog until a worker takes it.
+    const first = JSON.parse((await get(port)).body);
+    const primary = JSON.parse((await proc.waitFor(/"primary"/)).line);
+    assert.strictEqual(primary.uid, ROOT ? NOBODY : process.getuid());
+    assert.strictEqual(first.uid, primary.uid);
+    // The variables are the primary's alone: gone from its environment and its workers'.
+    assert.strictEqual(primary.listenPid, null);
+    assert.strictEqual(primary.listenFds, null);
+    assert.deepStrictEqual(first.env, []);
+    assert.strictEqual(primary.fd3Cloexec, true, 'the passed socket is close-on-exec in the primary');
+    await proc.waitForCount(new RegExp(`"listening":\\d+,"port":${port}`), 2);
+
+    // Both workers serve on the one passed socket.
+    const seen = new Set();
+    for (let i = 0; i < 40 && seen.size < 2; i++) seen.add(JSON.parse((await get(port)).body).worker);
+    if (policy === 'rr') assert.deepStrictEqual([...seen].sort(), [1, 2]);
+    else assert.ok(seen.size >= 1);
+
+    // A worker dies; its replacement listens on the same socket (no bind: as nobody it
+    // could not bind the port again) and serves.
+    const before = proc.lines.length;
+    await get(port, { path: '/exit' });
+    await proc.waitFor(/"exit":\d+,"code":7/, { from: before });
+    await proc.waitFor(new RegExp(`"listening":3,"port":${port}`), { from: before });
+    const served = new Set();
+    for (let i = 0; i < 60 && !served.has(3); i++) served.add(JSON.parse((await get(port)).body).worker);
+    assert.ok(served.has(3), `the replacement served none of 60 requests: ${[...served]}`);
+    assert.strictEqual(proc.grep(/listenError/).length, 0, proc.output());
+  });
+}
+
+test('socket activation: Node\'s built-in cluster, given the same socket, binds again and fails with EACCES as nobody', { skip: (!ACTIVATE && 'systemd-socket-activate is not installed') || (!ROOT && 'needs root to start the primary as nobody on a privileged port') }, async (t) => {
+  const port = await freePrivilegedPort();
+  const proc = activated(port, { RESTART: 0, WORKERS: 1 }, { impl: 'builtin' });
+  t.after(() => proc.cleanup());
+  await proc.waitFor(`Listening on [::]:${port}`);
+  // Its first connection starts the primary; nobody ever accepts it.
+  const client = net.connect(port, '127.0.0.1');
+  client.on('error', () => {});
+  t.after(() => client.destroy());
+  const error = JSON.parse((await proc.waitFor(/listenError/)).line);
+  assert.strictEqual(error.message.listenError, 'EACCES');
+});
