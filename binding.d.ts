@@ -39,6 +39,22 @@ export declare class NativePrimary {
 export declare function adoptListenFds(listenPid?: string | undefined | null, listenFds?: string | undefined | null, fdNames?: string | undefined | null): number
 
 /**
+ * Sends one sd_notify message (`READY=1`, `STATUS=...`); `RELOADING=1` gets the
+ * monotonic clock beside it. 0, or a negative errno.
+ */
+export declare function notify(state: string): number
+
+/**
+ * Connects the process's sd_notify socket (`NOTIFY_SOCKET`'s value) and, when systemd
+ * asks this process for a watchdog (`WATCHDOG_USEC`, `WATCHDOG_PID`), starts pinging it
+ * while `notifyHealthy(true)`. 0, or a negative errno.
+ */
+export declare function notifyConnect(notifySocket: string, watchdogUsec?: string | undefined | null, watchdogPid?: string | undefined | null): number
+
+/** Whether the watchdog keeps pinging. */
+export declare function notifyHealthy(healthy: boolean): void
+
+/**
  * Queues a serialized frame for worker `id` of primary `primary`; `fd` (or -1) is a
  * descriptor to pass with it, which is duplicated (the caller keeps its own).
  */

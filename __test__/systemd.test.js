@@ -7,7 +7,10 @@ const assert = require('node:assert');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
+const readline = require('node:readline');
+const { spawn, spawnSync } = require('node:child_process');
 const { start, get, getFreePort } = require('./helpers/run');
 
 const ACTIVATE = ['/usr/bin/systemd-socket-activate', '/lib/systemd/systemd-socket-activate'].find((p) => fs.existsSync(p));
@@ -99,4 +102,103 @@ test('socket activation: Node\'s built-in cluster, given the same socket, binds 
   t.after(() => client.destroy());
   const error = JSON.parse((await proc.waitFor(/listenError/)).line);
   assert.strictEqual(error.message.listenError, 'EACCES');
+});
+
+// ---- sd_notify ----
+
+// The service manager's end: a datagram socket the test owns (Node cannot bind one, so a
+// few lines of Python do), printing each notification as a JSON string on a line.
+const RECEIVER = [
+  'import json, socket, sys',
+  's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+  's.bind(sys.argv[1])',
+  'print(json.dumps("bound"), flush=True)',
+  'while True:',
+  '    print(json.dumps(s.recv(65536).decode()), flush=True)',
+].join('\n');
+
+function notifyReceiver(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-notify-'));
+  const socketPath = path.join(dir, 'notify');
+  const child = spawn('python3', ['-c', RECEIVER, socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const messages = [];
+  const waiters = [];
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    messages.push(JSON.parse(line));
+    for (const w of [...waiters]) if (w.check()) waiters.splice(waiters.indexOf(w), 1);
+  });
+  t.after(() => {
+    child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const until = (predicate, what) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${what} among ${JSON.stringify(messages)}`)), 30000);
+    const check = () => {
+      const i = messages.findIndex(predicate);
+      if (i === -1) return false;
+      clearTimeout(timer);
+      resolve(i);
+      return true;
+    };
+    if (!check()) waiters.push({ check });
+  });
+  return {
+    socketPath,
+    messages,
+    until,
+    bound: until((m) => m === 'bound', 'bind'),
+    /** Resolves once every datagram sent before this call has been read (a marker behind them). */
+    async drain() {
+      const mark = `MARK=${messages.length}-${Math.random()}`;
+      spawnSync('python3', ['-c', 'import socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.sendto(sys.argv[2].encode(), sys.argv[1])', socketPath, mark]);
+      await until((m) => m === mark, mark);
+      return messages.filter((m) => m !== 'bound' && !m.startsWith('MARK='));
+    },
+  };
+}
+
+test('sd_notify: READY=1 once both workers listen, STATUS with the counts, WATCHDOG=1 while they are up, STOPPING=1 at the stop', async (t) => {
+  const receiver = notifyReceiver(t);
+  await receiver.bound;
+  const proc = start(FIXTURE, {
+    env: { PORT: 0, WORKERS: 2, RESTART: 0, NOTIFY_SOCKET: receiver.socketPath, WATCHDOG_USEC: 200000 },
+  });
+  t.after(() => proc.cleanup());
+  const readyAt = await receiver.until((m) => m.startsWith('READY=1'), 'READY=1');
+  assert.strictEqual(receiver.messages[readyAt], 'READY=1\nSTATUS=2 workers, 2 ready');
+  const [{ line }] = await proc.waitForCount(/"listening"/, 2);
+  // Workers never see the primary's notify socket and watchdog.
+  assert.deepStrictEqual(JSON.parse((await get(JSON.parse(line).port)).body).env, []);
+  // Pings every WATCHDOG_USEC / 2 = 100 ms once a worker is up.
+  const ping = (m) => m === 'WATCHDOG=1';
+  await receiver.until((m, i) => ping(m) && receiver.messages.slice(0, i).filter(ping).length >= 2, 'third WATCHDOG=1');
+  proc.kill('SIGTERM');
+  assert.strictEqual((await proc.waitForExit()).code, 0);
+  const got = await receiver.drain();
+  const first = got.findIndex(ping);
+  const stopping = got.findIndex((m) => m.startsWith('STOPPING=1'));
+  assert.deepStrictEqual(got.filter((m) => !ping(m)), [
+    'STATUS=2 workers, 1 ready',
+    'READY=1\nSTATUS=2 workers, 2 ready',
+    // (The program exits once its workers disconnected, before their exits.)
+    'STOPPING=1\nSTATUS=stopping, 2 workers, 2 ready',
+  ]);
+  assert.ok(first > got.indexOf('STATUS=2 workers, 1 ready'), 'no ping before a worker was up');
+  // The ping in flight when the stop began may land after STOPPING=1; none later.
+  assert.ok(got.slice(stopping + 1).filter(ping).length <= 1, JSON.stringify(got));
+});
+
+test('sd_notify: Node\'s built-in cluster tells the service manager nothing', async (t) => {
+  const receiver = notifyReceiver(t);
+  await receiver.bound;
+  const proc = start(FIXTURE, {
+    impl: 'builtin',
+    env: { PORT: 0, WORKERS: 2, RESTART: 0, NOTIFY_SOCKET: receiver.socketPath, WATCHDOG_USEC: 200000 },
+  });
+  t.after(() => proc.cleanup());
+  await proc.waitForCount(/"listening"/, 2);
+  proc.kill('SIGTERM');
+  assert.strictEqual((await proc.waitForExit()).code, 0);
+  // Under Type=notify, systemd would time the service out as never ready.
+  assert.deepStrictEqual(await receiver.drain(), []);
 });

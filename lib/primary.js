@@ -35,8 +35,10 @@ Object.assign(cluster, policies.CONSTANTS);
 let ids = 0;
 let initialized = false;
 
-// Sockets systemd passed to this primary (socket activation) serve the workers' listen().
+// Sockets systemd passed to this primary (socket activation) serve the workers' listen();
+// under a service manager that listens (NOTIFY_SOCKET), it hears of readiness and stops.
 systemd.adoptPassedSockets();
+systemd.connectNotify();
 
 cluster.schedulingPolicy = policies.BY_NAME[process.env.NODE_CLUSTER_SCHED_POLICY] ?? policies.SCHED_RR;
 
@@ -203,7 +205,7 @@ function normalizeStdio(settings) {
 function createWorkerProcess(id, env) {
   const settings = cluster.settings;
   applyMessageLimit(settings);
-  const workerEnv = { ...process.env, ...env, NODE_UNIQUE_ID: `${id}` };
+  const workerEnv = { ...systemd.workerEnvironment(process.env), ...env, NODE_UNIQUE_ID: `${id}` };
   const execArgv = [...settings.execArgv];
 
   if (settings.inspectPort === null) throw ERR_SOCKET_BAD_PORT('Port', null, true);
@@ -277,6 +279,7 @@ cluster.fork = function fork(env) {
     worker.state = 'dead';
     worker.emit('exit', exitCode, signalCode);
     cluster.emit('exit', worker, exitCode, signalCode);
+    systemd.onExit(cluster, worker);
   });
 
   worker.process.once('disconnect', () => {
@@ -299,6 +302,7 @@ function emitForkNT(worker) {
 }
 
 cluster.disconnect = function disconnect(cb) {
+  systemd.stoppingWorkers(cluster);
   const workers = Object.values(cluster.workers);
   if (workers.length === 0) {
     nextTick(() => intercom.emit('disconnect'));
@@ -328,6 +332,7 @@ function onInternalMessage(worker, message) {
       worker.state = 'listening';
       worker.emit('listening', info);
       cluster.emit('listening', worker, info);
+      systemd.onReady(cluster, worker);
       break;
     }
     case 'exitedAfterDisconnect':

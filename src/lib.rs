@@ -391,3 +391,46 @@ pub fn adopt_listen_fds(
     );
     rust_cluster_core::activation::adopt(passed) as u32
 }
+
+/// Connects the process's sd_notify socket (`NOTIFY_SOCKET`'s value) and, when systemd
+/// asks this process for a watchdog (`WATCHDOG_USEC`, `WATCHDOG_PID`), starts pinging it
+/// while `notifyHealthy(true)`. 0, or a negative errno.
+#[napi]
+pub fn notify_connect(
+    notify_socket: String,
+    watchdog_usec: Option<String>,
+    watchdog_pid: Option<String>,
+) -> i32 {
+    use rust_cluster_core::notify;
+    let interval = notify::watchdog_interval(
+        watchdog_usec.as_deref(),
+        watchdog_pid.as_deref(),
+        std::process::id(),
+    );
+    match notify::connect(&notify_socket, interval) {
+        Ok(()) => 0,
+        Err(e) => errno(&e),
+    }
+}
+
+/// Sends one sd_notify message (`READY=1`, `STATUS=...`); `RELOADING=1` gets the
+/// monotonic clock beside it. 0, or a negative errno.
+#[napi]
+pub fn notify(state: String) -> i32 {
+    use rust_cluster_core::notify;
+    let state = if state == "RELOADING=1" {
+        notify::reloading_message()
+    } else {
+        state
+    };
+    match notify::send(&state) {
+        Ok(()) => 0,
+        Err(e) => errno(&e),
+    }
+}
+
+/// Whether the watchdog keeps pinging.
+#[napi]
+pub fn notify_healthy(healthy: bool) {
+    rust_cluster_core::notify::set_healthy(healthy);
+}

@@ -1,6 +1,7 @@
 //! rust-cluster's core: the primary side of Node's cluster module, with no N-API types so
 //! `cargo test` exercises it alone. One module per job:
 //! - `activation`: the listening sockets systemd passes (socket activation);
+//! - `notify`: sd_notify to the service manager, and its watchdog keep-alive;
 //! - `spawn`: start a worker (`node` + the script) with its IPC channel;
 //! - `channel`: framing both ways, received descriptors, handle ACK ordering;
 //! - `protocol`: what the cluster messages mean and the ones the primary writes;
@@ -17,6 +18,7 @@ pub mod activation;
 pub mod bytes;
 pub mod channel;
 pub mod int_map;
+pub mod notify;
 pub mod protocol;
 pub mod reactor;
 pub mod reaper;
