@@ -38,6 +38,39 @@ export declare class NativePrimary {
  */
 export declare function adoptListenFds(listenPid?: string | undefined | null, listenFds?: string | undefined | null, fdNames?: string | undefined | null): number
 
+/** The workers' metrics of scrape `id`, as text (ignored if the scrape went out without them). */
+export declare function metricsAnswer(id: number, text: string): void
+
+/**
+ * `/readyz`: ready once `min_ready` workers are (every worker when absent); not ready
+ * once `stopping`.
+ */
+export declare function metricsReadiness(minReady: number | undefined | null, stopping: boolean): void
+
+export declare function metricsRestart(): void
+
+/**
+ * Starts the process's metrics endpoint (see the core's `metrics`); `on_scrape(id)` asks
+ * for the workers' metrics of scrape `id`, answered with `metricsAnswer`. The function is
+ * weak: the endpoint never keeps the event loop alive.
+ */
+export declare function metricsStart(host: string, port: number, path: string, onScrape: (arg: number) => void): MetricsStarted
+
+export interface MetricsStarted {
+  /** 0, or a negative errno (the bind failed). */
+  errno: number
+  address: string
+  port: number
+}
+
+/** A worker's facts as the facade knows them (set when forked, and on every change). */
+export declare function metricsWorker(id: number, pid: number, ready: boolean, restarts: number): void
+
+/** The worker exited: its series end. */
+export declare function metricsWorkerGone(id: number): void
+
+export declare function metricsWorkerLoopDelay(id: number, seconds: number): void
+
 /**
  * Sends one sd_notify message (`READY=1`, `STATUS=...`); `RELOADING=1` gets the
  * monotonic clock beside it. 0, or a negative errno.

@@ -23,6 +23,7 @@ const cluster = new EventEmitter();
 const intercom = new EventEmitter();
 const policies = require('./policies');
 const systemd = require('./systemd');
+const metrics = require('./metrics');
 
 cluster.isWorker = false;
 cluster.isMaster = true; // Deprecated alias. Must be same as isPrimary.
@@ -49,6 +50,7 @@ function validateOwnSettings(options) {
   if (options.schedulingPolicy !== undefined && policies.policyOf(options.schedulingPolicy) === undefined) {
     throw ERR_INVALID_ARG_VALUE('options.schedulingPolicy', options.schedulingPolicy, policies.ALLOWED);
   }
+  metrics.validate(options.metrics);
   const limit = options.maxMessageBytes;
   if (limit !== undefined) {
     if (typeof limit !== 'number') throw ERR_INVALID_ARG_TYPE('options.maxMessageBytes', 'number', limit);
@@ -66,6 +68,8 @@ cluster.setupPrimary = function setupPrimary(options) {
     ...cluster.settings,
     ...options,
   };
+  // rust-cluster's metrics endpoint starts with the first settings that ask for it.
+  metrics.configure(settings, cluster);
 
   // Give V8 one profile log per process, as Node does.
   if (settings.execArgv.some((s) => s.startsWith('--prof')) &&
@@ -206,7 +210,7 @@ function createWorkerProcess(id, env) {
   const settings = cluster.settings;
   applyMessageLimit(settings);
   const workerEnv = { ...systemd.workerEnvironment(process.env), ...env, NODE_UNIQUE_ID: `${id}` };
-  const execArgv = [...settings.execArgv];
+  const execArgv = [...settings.execArgv, ...metrics.workerExecArgv()];
 
   if (settings.inspectPort === null) throw ERR_SOCKET_BAD_PORT('Port', null, true);
   if (isUsingInspector(settings.execArgv)) {
@@ -280,6 +284,7 @@ cluster.fork = function fork(env) {
     worker.emit('exit', exitCode, signalCode);
     cluster.emit('exit', worker, exitCode, signalCode);
     systemd.onExit(cluster, worker);
+    metrics.onExit(worker);
   });
 
   worker.process.once('disconnect', () => {
@@ -294,6 +299,7 @@ cluster.fork = function fork(env) {
   worker.process.on('internalMessage', (message) => onInternalMessage(worker, message));
   nextTick(emitForkNT, worker);
   cluster.workers[worker.id] = worker;
+  metrics.onFork(worker);
   return worker;
 };
 
@@ -303,6 +309,7 @@ function emitForkNT(worker) {
 
 cluster.disconnect = function disconnect(cb) {
   systemd.stoppingWorkers(cluster);
+  metrics.stopping();
   const workers = Object.values(cluster.workers);
   if (workers.length === 0) {
     nextTick(() => intercom.emit('disconnect'));
@@ -330,9 +337,11 @@ function onInternalMessage(worker, message) {
         fd: message.fd,
       };
       worker.state = 'listening';
+      // Probes and the service manager know before any listener hears of it.
+      metrics.onReady(worker);
+      systemd.onReady(cluster, worker);
       worker.emit('listening', info);
       cluster.emit('listening', worker, info);
-      systemd.onReady(cluster, worker);
       break;
     }
     case 'exitedAfterDisconnect':
@@ -355,5 +364,8 @@ Worker.prototype.destroy = function destroy(signo) {
   const signal = signo || 'SIGTERM';
   this.process.kill(signal);
 };
+
+/** rust-cluster: where the metrics endpoint listens ({ address, port, path }), or null. */
+cluster.metricsAddress = metrics.address;
 
 module.exports = cluster;

@@ -17,4 +17,6 @@ module.exports = {
   setImmediate: timers.setImmediate,
   setInterval: timers.setInterval,
   clearInterval: timers.clearInterval,
+  setTimeout: timers.setTimeout,
+  clearTimeout: timers.clearTimeout,
 };

@@ -434,3 +434,86 @@ pub fn notify(state: String) -> i32 {
 pub fn notify_healthy(healthy: bool) {
     rust_cluster_core::notify::set_healthy(healthy);
 }
+
+#[napi(object)]
+pub struct MetricsStarted {
+    /// 0, or a negative errno (the bind failed).
+    pub errno: i32,
+    pub address: String,
+    pub port: u32,
+}
+
+/// Starts the process's metrics endpoint (see the core's `metrics`); `on_scrape(id)` asks
+/// for the workers' metrics of scrape `id`, answered with `metricsAnswer`. The function is
+/// weak: the endpoint never keeps the event loop alive.
+#[napi]
+pub fn metrics_start(
+    host: String,
+    port: u32,
+    path: String,
+    on_scrape: Function<f64, ()>,
+) -> Result<MetricsStarted> {
+    use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+    let failed = |errno: i32| MetricsStarted {
+        errno,
+        address: host.clone(),
+        port,
+    };
+    let Ok(ip) = host.parse::<std::net::IpAddr>() else {
+        return Ok(failed(-nix_einval()));
+    };
+    let Ok(port16) = u16::try_from(port) else {
+        return Ok(failed(-nix_einval()));
+    };
+    let ask = on_scrape
+        .build_threadsafe_function::<f64>()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build()?;
+    let ask_js: rust_cluster_core::metrics::AskJs = Box::new(move |id| {
+        ask.call(id as f64, ThreadsafeFunctionCallMode::NonBlocking);
+    });
+    match rust_cluster_core::metrics::start(std::net::SocketAddr::new(ip, port16), path, ask_js) {
+        Ok(addr) => Ok(MetricsStarted {
+            errno: 0,
+            address: addr.ip().to_string(),
+            port: addr.port() as u32,
+        }),
+        Err(e) => Ok(failed(errno(&e))),
+    }
+}
+
+/// The workers' metrics of scrape `id`, as text (ignored if the scrape went out without them).
+#[napi]
+pub fn metrics_answer(id: f64, text: String) {
+    rust_cluster_core::metrics::answer(id as u64, text);
+}
+
+/// A worker's facts as the facade knows them (set when forked, and on every change).
+#[napi]
+pub fn metrics_worker(id: u32, pid: i32, ready: bool, restarts: u32) {
+    rust_cluster_core::metrics::update_or_insert(id, pid, ready, restarts as u64);
+}
+
+#[napi]
+pub fn metrics_worker_loop_delay(id: u32, seconds: f64) {
+    rust_cluster_core::metrics::update_worker(id, |w| w.loop_delay_seconds = Some(seconds));
+}
+
+/// The worker exited: its series end.
+#[napi]
+pub fn metrics_worker_gone(id: u32) {
+    rust_cluster_core::metrics::remove_worker(id);
+}
+
+#[napi]
+pub fn metrics_restart() {
+    rust_cluster_core::metrics::count_restart();
+}
+
+/// `/readyz`: ready once `min_ready` workers are (every worker when absent); not ready
+/// once `stopping`.
+#[napi]
+pub fn metrics_readiness(min_ready: Option<u32>, stopping: bool) {
+    rust_cluster_core::metrics::set_readiness(min_ready, stopping);
+}

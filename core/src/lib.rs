@@ -2,6 +2,7 @@
 //! `cargo test` exercises it alone. One module per job:
 //! - `activation`: the listening sockets systemd passes (socket activation);
 //! - `notify`: sd_notify to the service manager, and its watchdog keep-alive;
+//! - `metrics`: the HTTP endpoint for Prometheus and Kubernetes probes;
 //! - `spawn`: start a worker (`node` + the script) with its IPC channel;
 //! - `channel`: framing both ways, received descriptors, handle ACK ordering;
 //! - `protocol`: what the cluster messages mean and the ones the primary writes;
@@ -18,6 +19,7 @@ pub mod activation;
 pub mod bytes;
 pub mod channel;
 pub mod int_map;
+pub mod metrics;
 pub mod notify;
 pub mod protocol;
 pub mod reactor;

@@ -648,3 +648,25 @@ pub fn release_free_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// Clock ticks per second (/proc's CPU times are in these).
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf reads a constant of the system.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as u64
+    } else {
+        100
+    }
+}
+
+/// The page size (/proc/<pid>/statm counts pages).
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf reads a constant of the system.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 {
+        size as u64
+    } else {
+        4096
+    }
+}

@@ -503,7 +503,9 @@ impl State {
             return;
         };
         let sid = inflight.server;
-        if !accepted {
+        if accepted {
+            crate::metrics::count_connection(id);
+        } else {
             // Refused (the worker is closing or at maxConnections): a free worker takes it
             // now, or it waits at the head of the queue.
             self.requeue(epoll, sid, inflight.conn);
