@@ -38,6 +38,12 @@ export declare class NativePrimary {
  */
 export declare function adoptListenFds(listenPid?: string | undefined | null, listenFds?: string | undefined | null, fdNames?: string | undefined | null): number
 
+/** Counts the connections handed to each worker from now on (`workerConnections`). */
+export declare function countConnections(): void
+
+/** Writes what worker `id` wrote so far (before its exit is reported). */
+export declare function logsDrain(id: number): void
+
 /** The workers' metrics of scrape `id`, as text (ignored if the scrape went out without them). */
 export declare function metricsAnswer(id: number, text: string): void
 
@@ -87,6 +93,23 @@ export declare function notifyConnect(notifySocket: string, watchdogUsec?: strin
 /** Whether the watchdog keeps pinging. */
 export declare function notifyHealthy(healthy: boolean): void
 
+/** Who is at the other end of the connected Unix socket `fd` (SO_PEERCRED), or null. */
+export declare function peerCredentials(fd: number): PeerCredentials | null
+
+export interface PeerCredentials {
+  pid: number
+  uid: number
+  gid: number
+}
+
+/** CPU seconds and resident bytes of `pid`, from /proc (the core's reader), or null. */
+export declare function processStats(pid: number): ProcessStats | null
+
+export interface ProcessStats {
+  cpuSeconds: number
+  rssBytes: number
+}
+
 /**
  * Queues a serialized frame for worker `id` of primary `primary`; `fd` (or -1) is a
  * descriptor to pass with it, which is duplicated (the caller keeps its own).
@@ -113,6 +136,11 @@ export interface SpawnRequest {
   channelFd: number
   /** "json" | "advanced" */
   serialization: string
+  /**
+   * "prefix" | "json": the worker's stdout and stderr (piped) are read by the core line
+   * by line and written to the primary's own (see the core's `logs`).
+   */
+  logFormat?: string
 }
 
 export interface SpawnResult {
@@ -122,3 +150,5 @@ export interface SpawnResult {
   /** The primary's ends of piped stdio (-1 where not piped). */
   stdio: Array<number>
 }
+
+export declare function workerConnections(id: number): number

@@ -35,6 +35,9 @@ Object.assign(cluster, policies.CONSTANTS);
 
 let ids = 0;
 let initialized = false;
+// rust-cluster: setupPrimary({ logFormat }): workers' stdout and stderr, line by line, on
+// the primary's own, prefixed with the worker or as JSON lines (read by the core).
+const LOG_FORMATS = ['prefix', 'json'];
 
 // Sockets systemd passed to this primary (socket activation) serve the workers' listen();
 // under a service manager that listens (NOTIFY_SOCKET), it hears of readiness and stops.
@@ -51,6 +54,9 @@ function validateOwnSettings(options) {
     throw ERR_INVALID_ARG_VALUE('options.schedulingPolicy', options.schedulingPolicy, policies.ALLOWED);
   }
   metrics.validate(options.metrics);
+  if (options.logFormat !== undefined && !LOG_FORMATS.includes(options.logFormat)) {
+    throw ERR_INVALID_ARG_VALUE('options.logFormat', options.logFormat, "must be one of: 'prefix', 'json'");
+  }
   const limit = options.maxMessageBytes;
   if (limit !== undefined) {
     if (typeof limit !== 'number') throw ERR_INVALID_ARG_TYPE('options.maxMessageBytes', 'number', limit);
@@ -236,6 +242,10 @@ function createWorkerProcess(id, env) {
   checkNullBytes(execArgv, 'options.execArgv');
   checkNullBytes([...execArgv, modulePath, ...args], 'args');
   const { stdio, ipcFd } = normalizeStdio(settings);
+  if (settings.logFormat !== undefined) {
+    stdio[1] = 'pipe';
+    stdio[2] = 'pipe';
+  }
   const envPairs = [];
   for (const key of Object.keys(workerEnv)) {
     const value = workerEnv[key];
@@ -257,6 +267,7 @@ function createWorkerProcess(id, env) {
     stdio,
     ipcFd,
     serialization,
+    logFormat: settings.logFormat,
   });
 }
 
@@ -276,6 +287,8 @@ cluster.fork = function fork(env) {
   });
 
   worker.process.once('exit', (exitCode, signalCode) => {
+    // Its last lines come before anything said about its exit.
+    if (cluster.settings.logFormat !== undefined) require('../binding').logsDrain(worker.id);
     // Remove the worker from the list only once it is also disconnected; until then
     // it may still be accessed.
     if (!worker.isConnected()) removeWorker(worker);

@@ -90,6 +90,7 @@ class WorkerProcess extends EventEmitter {
       stdio: spec.stdio,
       channelFd: spec.ipcFd,
       serialization: spec.serialization,
+      logFormat: spec.logFormat,
     });
     if (result.errno !== 0) {
       // Node throws `spawn EPERM` at once for most failures, and reports the few it

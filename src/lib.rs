@@ -45,6 +45,9 @@ pub struct SpawnRequest {
     pub channel_fd: i32,
     /// "json" | "advanced"
     pub serialization: String,
+    /// "prefix" | "json": the worker's stdout and stderr (piped) are read by the core line
+    /// by line and written to the primary's own (see the core's `logs`).
+    pub log_format: Option<String>,
 }
 
 #[napi(object)]
@@ -153,6 +156,30 @@ unsafe extern "C" fn on_env_teardown(data: *mut c_void) {
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| live.map(Live::end))).is_err() {
         eprintln!("rust-cluster: internal error while shutting the primary down");
     }
+}
+
+/// Hands a worker's piped stdout and stderr to the core's line reader (they never reach
+/// JavaScript).
+fn read_logs(
+    id: u32,
+    pid: i32,
+    stdio: &mut [Option<std::os::fd::OwnedFd>],
+    format: rust_cluster_core::logs::Format,
+) {
+    use rust_cluster_core::logs::{self, Stream};
+    for (slot, stream) in [(1, Stream::Stdout), (2, Stream::Stderr)] {
+        if let Some(fd) = stdio.get_mut(slot).and_then(Option::take) {
+            if let Err(e) = logs::attach(id, pid, stream, fd, format) {
+                eprintln!("rust-cluster: cannot read worker {id}'s {stream:?}: {e}");
+            }
+        }
+    }
+}
+
+/// Writes what worker `id` wrote so far (before its exit is reported).
+#[napi]
+pub fn logs_drain(id: u32) {
+    rust_cluster_core::logs::drain(id);
 }
 
 #[napi(custom_finalize)]
@@ -319,15 +346,24 @@ impl NativePrimary {
             live.pending.set_json(req.id, json);
             live.primary.spawn(req.id, options, mode)
         });
+        let log_format = req
+            .log_format
+            .as_deref()
+            .and_then(rust_cluster_core::logs::Format::parse);
         match spawned.unwrap_or_else(|| Err(io::Error::from_raw_os_error(ECANCELED))) {
-            Ok((pid, stdio)) => SpawnResult {
-                pid,
-                errno: 0,
-                stdio: stdio
-                    .into_iter()
-                    .map(|fd| fd.map_or(-1, |fd| fd.into_raw_fd()))
-                    .collect(),
-            },
+            Ok((pid, mut stdio)) => {
+                if let Some(format) = log_format {
+                    read_logs(req.id, pid, &mut stdio, format);
+                }
+                SpawnResult {
+                    pid,
+                    errno: 0,
+                    stdio: stdio
+                        .into_iter()
+                        .map(|fd| fd.map_or(-1, |fd| fd.into_raw_fd()))
+                        .collect(),
+                }
+            }
             Err(e) => SpawnResult {
                 pid: 0,
                 errno: errno(&e),
@@ -516,4 +552,45 @@ pub fn metrics_restart() {
 #[napi]
 pub fn metrics_readiness(min_ready: Option<u32>, stopping: bool) {
     rust_cluster_core::metrics::set_readiness(min_ready, stopping);
+}
+
+#[napi(object)]
+pub struct PeerCredentials {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Who is at the other end of the connected Unix socket `fd` (SO_PEERCRED), or null.
+#[napi]
+pub fn peer_credentials(fd: i32) -> Option<PeerCredentials> {
+    rust_cluster_core::sys::peer_credentials(fd)
+        .ok()
+        .map(|(pid, uid, gid)| PeerCredentials { pid, uid, gid })
+}
+
+#[napi(object)]
+pub struct ProcessStats {
+    pub cpu_seconds: f64,
+    pub rss_bytes: f64,
+}
+
+/// CPU seconds and resident bytes of `pid`, from /proc (the core's reader), or null.
+#[napi]
+pub fn process_stats(pid: i32) -> Option<ProcessStats> {
+    rust_cluster_core::metrics::proc_stats(pid).map(|p| ProcessStats {
+        cpu_seconds: p.cpu_seconds,
+        rss_bytes: p.rss_bytes as f64,
+    })
+}
+
+/// Counts the connections handed to each worker from now on (`workerConnections`).
+#[napi]
+pub fn count_connections() {
+    rust_cluster_core::metrics::count_connections();
+}
+
+#[napi]
+pub fn worker_connections(id: u32) -> f64 {
+    rust_cluster_core::metrics::connections_of(id) as f64
 }

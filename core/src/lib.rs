@@ -3,6 +3,7 @@
 //! - `activation`: the listening sockets systemd passes (socket activation);
 //! - `notify`: sd_notify to the service manager, and its watchdog keep-alive;
 //! - `metrics`: the HTTP endpoint for Prometheus and Kubernetes probes;
+//! - `logs`: workers' output, line by line, prefixed or as JSON;
 //! - `spawn`: start a worker (`node` + the script) with its IPC channel;
 //! - `channel`: framing both ways, received descriptors, handle ACK ordering;
 //! - `protocol`: what the cluster messages mean and the ones the primary writes;
@@ -19,6 +20,7 @@ pub mod activation;
 pub mod bytes;
 pub mod channel;
 pub mod int_map;
+pub mod logs;
 pub mod metrics;
 pub mod notify;
 pub mod protocol;

@@ -345,6 +345,17 @@ pub fn set_readiness(min_ready: Option<u32>, stopping: bool) {
     });
 }
 
+/// Counts handed connections from now on without serving the endpoint (for the command
+/// line's status).
+pub fn count_connections() {
+    ENABLED.store(true, Ordering::Release);
+}
+
+/// Connections the primary handed worker `id` so far.
+pub fn connections_of(id: u32) -> u64 {
+    with_cluster(|c| c.connections.get(&id).copied().unwrap_or(0))
+}
+
 /// The I/O thread handed worker `id` a connection it accepted.
 pub fn count_connection(id: u32) {
     if !ENABLED.load(Ordering::Acquire) {
