@@ -202,3 +202,72 @@ test('sd_notify: Node\'s built-in cluster tells the service manager nothing', as
   // Under Type=notify, systemd would time the service out as never ready.
   assert.deepStrictEqual(await receiver.drain(), []);
 });
+
+// ---- through the command line (what examples/systemd/ runs) ----
+
+const BIN = path.join(__dirname, '..', 'bin/rust-cluster.js');
+const SERVER = path.join(__dirname, 'fixtures/operations/plain-server.js');
+
+test('the command line under systemd: READY=1, RELOADING=1 with MONOTONIC_USEC and READY=1 around a SIGHUP reload, STOPPING=1 at SIGTERM', async (t) => {
+  const receiver = notifyReceiver(t);
+  await receiver.bound;
+  const proc = start(BIN, { args: ['-w', '2', SERVER, '0'], env: { NOTIFY_SOCKET: receiver.socketPath } });
+  t.after(() => proc.cleanup());
+  await receiver.until((m) => m.startsWith('READY=1'), 'READY=1');
+  const before = process.hrtime.bigint() / 1000n;
+  proc.kill('SIGHUP');
+  await proc.waitFor(/^\[primary\] reloaded: worker 1 -> 3, worker 2 -> 4$/);
+  const after = process.hrtime.bigint() / 1000n;
+  proc.kill('SIGTERM');
+  assert.strictEqual((await proc.waitForExit()).code, 0);
+  const got = (await receiver.drain()).filter((m) => /^(READY|RELOADING|STOPPING)=/.test(m));
+  assert.strictEqual(got.length, 4, JSON.stringify(got));
+  assert.strictEqual(got[0], 'READY=1\nSTATUS=2 workers, 2 ready');
+  const usec = /^RELOADING=1\nMONOTONIC_USEC=(\d+)$/.exec(got[1]);
+  assert.ok(usec, got[1]);
+  // CLOCK_MONOTONIC, the clock of process.hrtime: taken between the signal and the end.
+  assert.ok(BigInt(usec[1]) >= before && BigInt(usec[1]) <= after, `${usec[1]} not in [${before}, ${after}]`);
+  assert.match(got[2], /^READY=1\nSTATUS=2 workers, 2 ready$/);
+  assert.match(got[3], /^STOPPING=1\n/);
+});
+
+// examples/systemd/: what web.service runs (its ExecStart, with the test's script and a
+// free privileged port for web.socket's ListenStream), started the way systemd starts it:
+// with the socket passed, as an unprivileged user, Type=notify.
+test('examples/systemd: web.service\'s ExecStart, socket-activated as nobody on a privileged port, notifies READY=1 and serves', { skip: !ACTIVATE && 'systemd-socket-activate is not installed' }, async (t) => {
+  const unit = fs.readFileSync(path.join(__dirname, '..', 'examples/systemd/web.service'), 'utf8');
+  const socketUnit = fs.readFileSync(path.join(__dirname, '..', 'examples/systemd/web.socket'), 'utf8');
+  assert.match(unit, /^Type=notify$/m);
+  assert.match(unit, /^Requires=web\.socket$/m);
+  assert.match(socketUnit, /^ListenStream=80$/m);
+  const execStart = /^ExecStart=(.*)$/m.exec(unit)[1].split(' ');
+  assert.strictEqual(path.basename(execStart[0]), 'rust-cluster');
+  assert.deepStrictEqual(execStart.slice(-2), ['server.js', '80']);
+  const flags = execStart.slice(1, -2).map((f) => (f === '127.0.0.1:9100' ? '127.0.0.1:0' : f));
+  const receiver = notifyReceiver(t);
+  await receiver.bound;
+  const port = await activatedPort();
+  const proc = start(BIN, {
+    args: [...flags, SERVER, String(port)],
+    wrapper: (tag) => [
+      ACTIVATE, '-l', String(port), '--fdname=web', `-EPATH=${process.env.PATH}`, `-ENOTIFY_SOCKET=${receiver.socketPath}`, `-E${tag}`,
+      ...(ROOT ? ['/usr/bin/setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'] : []),
+    ],
+  });
+  t.after(() => proc.cleanup());
+  if (ROOT) fs.chmodSync(path.dirname(receiver.socketPath), 0o777);
+  if (ROOT) fs.chmodSync(receiver.socketPath, 0o777);
+  await proc.waitFor(`Listening on [::]:${port}`);
+  assert.strictEqual((await get(port)).status, 200);
+  const workers = proc.workers().length;
+  assert.ok(workers >= 1);
+  const ready = await receiver.until((m) => m.startsWith('READY=1'), 'READY=1');
+  assert.match(receiver.messages[ready], new RegExp(`^READY=1\nSTATUS=${workers} workers?, ${workers} ready$`));
+  const pids = new Set();
+  for (let i = 0; i < 40 && pids.size < Math.min(2, workers); i++) pids.add((await get(port)).body.trim());
+  assert.strictEqual(pids.size, Math.min(2, workers));
+  proc.kill('SIGTERM');
+  assert.strictEqual((await proc.waitForExit()).code, 0);
+  const got = await receiver.drain();
+  assert.ok(got.some((m) => m.startsWith('STOPPING=1')), JSON.stringify(got));
+});

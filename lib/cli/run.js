@@ -47,7 +47,7 @@ function settingsOf(options, script, args) {
 }
 
 async function run({ options, script, args }) {
-  const cluster = require('../..');
+  const cluster = require('../../index');
   const log = lifecycleLogger(options.logFormat);
   const count = options.workers === undefined || options.workers === 'auto' ? os.availableParallelism() : options.workers;
   const settings = settingsOf(options, script, args);

@@ -107,10 +107,10 @@ class Supervisor {
     // Every worker still running, including those a reload or scale is stopping.
     const waiting = new Set([...Object.values(this.cluster.workers), ...this.retiring].filter((w) => !w.isDead()));
     this.stopping = { promise, done, waiting };
-    this.log(`stopping (${reason})`);
     // /readyz answers 503 and systemd hears STOPPING=1 before any worker is told.
-    systemd.stoppingWorkers(this.cluster);
     metrics.stopping();
+    systemd.stoppingWorkers(this.cluster);
+    this.log(`stopping (${reason})`);
     if (waiting.size === 0) done();
     for (const worker of waiting) if (!this.retiring.has(worker)) this.retire(worker);
     return promise;
