@@ -204,3 +204,19 @@ test('bad metrics settings throw Node-style errors before anything is applied; a
   assert.ok(out.after.port > 0);
   assert.strictEqual(out.after.path, '/metrics');
 });
+
+test('README "Metrics": examples/metrics/server.js exports its workers\' counter summed, beside the per-worker series', async (t) => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+  const shown = /## Metrics\n\n```js\n([\s\S]*?)```\n/.exec(readme)[1];
+  assert.strictEqual(shown, fs.readFileSync(path.join(__dirname, '..', 'examples/metrics/server.js'), 'utf8'));
+  const [port, metricsPort] = [await getFreePort(), await getFreePort()];
+  const proc = start(path.join(__dirname, '..', 'examples/metrics/server.js'), { env: { PORT: port, METRICS_PORT: metricsPort } });
+  t.after(() => proc.cleanup());
+  await proc.waitForCount(/^worker \d listening$/, 2);
+  for (let i = 0; i < 6; i++) await get(port);
+  const { body } = await get(metricsPort, { path: '/metrics' });
+  assert.match(body, /^http_requests_total\{code="200"\} 6$/m);
+  assert.strictEqual(body.match(/^rust_cluster_worker_up\{worker="\d",pid="\d+"\} 1$/gm).length, 2);
+  if (PROMTOOL) promtoolCheck(body);
+  assert.strictEqual((await get(metricsPort, { path: '/readyz' })).status, 200);
+});
