@@ -26,34 +26,40 @@ function describeAddress(address) {
   return `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 }
 
-/** The cluster settings the options map onto. */
+/**
+ * The cluster settings the options map onto, and the supervision settings (restart,
+ * shutdownTimeout: supervision's names), which lib/cli/supervise.js applies: they are kept
+ * out of setupPrimary() so that nothing else restarts or stops the workers as well.
+ */
 function settingsOf(options, script, args) {
   const o = { ...DEFAULTS, ...options };
-  return {
+  const settings = {
     exec: path.resolve(script),
     args,
     ...(o.policy !== undefined && { schedulingPolicy: o.policy }),
     logFormat: o.logFormat ?? 'prefix',
     ...(o.metrics !== undefined && { metrics: o.metrics }),
-    // Supervision's settings (restart, shutdownTimeout, shutdownSignals, reloadSignal) and
-    // health's (heartbeat, maxMemory), under their names.
+    // Health's settings, under their names.
+    ...(o.heartbeat !== undefined && { heartbeat: { interval: o.heartbeat, timeout: 3 * o.heartbeat } }),
+    ...(o.maxMemory !== undefined && { maxMemory: o.maxMemory }),
+  };
+  const supervision = {
     restart: o.restart === false ? false : {
       delay: o.restartDelay, maxDelay: o.restartMaxDelay, maxRestarts: o.maxRestarts, window: o.restartWindow,
     },
     shutdownTimeout: o.shutdownTimeout,
-    ...(o.heartbeat !== undefined && { heartbeat: { interval: o.heartbeat, timeout: 3 * o.heartbeat } }),
-    ...(o.maxMemory !== undefined && { maxMemory: o.maxMemory }),
   };
+  return { settings, supervision };
 }
 
 async function run({ options, script, args }) {
   const cluster = require('../../index');
   const log = lifecycleLogger(options.logFormat);
   const count = options.workers === undefined || options.workers === 'auto' ? os.availableParallelism() : options.workers;
-  const settings = settingsOf(options, script, args);
+  const { settings, supervision } = settingsOf(options, script, args);
   cluster.setupPrimary(settings);
   require('../../binding').countConnections();
-  const supervisor = new Supervisor(cluster, { restart: settings.restart, shutdownTimeout: settings.shutdownTimeout }, log);
+  const supervisor = new Supervisor(cluster, supervision, log);
 
   cluster.on('fork', (worker) => log(`worker ${worker.id} (pid ${worker.process.pid}) forked`));
   cluster.on('listening', (worker, address) => log(`worker ${worker.id} listening on ${describeAddress(address)}`));

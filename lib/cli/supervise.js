@@ -1,10 +1,11 @@
 'use strict';
 // What the command line needs of supervision: keep N workers (restart the ones that exit
 // unexpectedly, with a doubling delay, giving up after too many restarts within a
-// window), stop gracefully with a deadline, reload one worker at a time, scale. Kept to
-// what rust-cluster's supervision settings (restart, shutdownTimeout, reloadSignal: see
-// the supervision branch) define, under the same names; it steps aside for cluster.reload
-// / scale / shutdown where those exist.
+// window), stop gracefully with a deadline, reload one worker at a time, scale. Its
+// settings are supervision's (restart: { delay, maxDelay, maxRestarts, window },
+// shutdownTimeout), under the same names; once the package has supervision's
+// cluster.reload() / scale() / shutdown(), the command line is to use those instead, and
+// this module goes.
 const systemd = require('../systemd');
 const metrics = require('../metrics');
 
