@@ -91,6 +91,33 @@ for (const policy of ['rr', 'none']) {
   });
 }
 
+test('socket activation: while no worker runs, connections wait in the passed socket and the next worker serves them', { skip: !ACTIVATE && 'systemd-socket-activate is not installed' }, async (t) => {
+  const port = await activatedPort();
+  const proc = activated(port, { WORKERS: 1, RESTART: 'signal' });
+  t.after(() => proc.cleanup());
+  await proc.waitFor(`Listening on [::]:${port}`);
+  assert.strictEqual(JSON.parse((await get(port)).body).worker, 1);
+  await get(port, { path: '/exit' });
+  await proc.waitFor(/"exit":1,"code":7/);
+  // No worker now: the request waits in the socket's backlog...
+  const waiting = get(port);
+  const from = proc.lines.length;
+  proc.kill('SIGUSR2');
+  await proc.waitFor(/"listening":2/, { from });
+  // ...and the replacement answers it.
+  assert.strictEqual(JSON.parse((await waiting).body).worker, 2);
+});
+
+test('without activation, Node\'s built-in cluster refuses connections while no worker runs', async (t) => {
+  const port = await getFreePort();
+  const proc = start(FIXTURE, { impl: 'builtin', env: { PORT: port, WORKERS: 1, RESTART: 'signal' } });
+  t.after(() => proc.cleanup());
+  await proc.waitFor(/"listening":1/);
+  await get(port, { path: '/exit' });
+  await proc.waitFor(/"exit":1,"code":7/);
+  await assert.rejects(get(port), { code: 'ECONNREFUSED' });
+});
+
 test('socket activation: Node\'s built-in cluster, given the same socket, binds again and fails with EACCES as nobody', { skip: (!ACTIVATE && 'systemd-socket-activate is not installed') || (!ROOT && 'needs root to start the primary as nobody on a privileged port') }, async (t) => {
   const port = await freePrivilegedPort();
   const proc = activated(port, { RESTART: 0, WORKERS: 1 }, { impl: 'builtin' });

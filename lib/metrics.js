@@ -181,11 +181,11 @@ async function finish(requestId) {
  * sees it); returns whether it did.
  */
 function claimReply(workerId, message) {
-  if (message === null || typeof message !== 'object') return false;
+  if (endpoint === null || message === null || typeof message !== 'object') return false;
   if (message.type !== GET_METRICS_RES && message.type !== WORKER_STATS) return false;
   if (typeof message.requestId !== 'string' || !message.requestId.startsWith(REQUEST_PREFIX)) return false;
   if (message.type === WORKER_STATS) {
-    if (typeof message.loopDelay === 'number' && enabled()) binding().metricsWorkerLoopDelay(workerId, message.loopDelay);
+    if (typeof message.loopDelay === 'number') binding().metricsWorkerLoopDelay(workerId, message.loopDelay);
     return true;
   }
   const scrape = scrapes.get(message.requestId);
