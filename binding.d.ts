@@ -25,9 +25,30 @@ export declare class NativePrimary {
   /** Opening it failed with `errno` (negative). */
   listenerFailed(server: number, errno: number): void
   disconnectWorker(id: number): void
+  /** No new connection for worker `id` (a graceful stop begins). */
+  stopRouting(id: number): void
   closeChannel(id: number): void
   /** 0, or a negative errno (ESRCH when the worker is already gone). */
   kill(id: number, signal: number): number
+  /** Turns restarts on with these settings, or off. */
+  setRestartPolicy(settings?: RestartSettings | undefined | null): void
+  /** Workers spawned from now on get no connection before `workerReady`. */
+  setReadinessGate(on: boolean): void
+  workerReady(id: number): void
+  slotStarted(slot: number): void
+  /**
+   * Restart (a `restart` timer event follows after the delay) or give up; undefined
+   * without a restart policy.
+   */
+  slotExited(slot: number): RestartDecision | null
+  forgetSlot(slot: number): void
+  cancelRestarts(): void
+  /**
+   * Kills worker `id` with `signal` in `ms` from the I/O thread; `startup`: the kill
+   * is its startup timeout (a `startupTimeout` timer event says so).
+   */
+  killAfter(id: number, ms: number, signal: number, startup: boolean): void
+  cancelKill(id: number, startup: boolean): void
   forget(id: number): void
 }
 
@@ -110,6 +131,28 @@ export interface ProcessStats {
   rssBytes: number
 }
 
+/** What the core decided about a slot whose worker exited unexpectedly. */
+export interface RestartDecision {
+  giveUp: boolean
+  /** Restart: the attempt (from 1) and its delay in ms. */
+  attempt: number
+  delay: number
+  /** Give-up: how many unexpected exits within `window` ms. */
+  restarts: number
+  window: number
+}
+
+/** `restart: { ... }` of `cluster.setupPrimary()`, validated by the facade. */
+export interface RestartSettings {
+  delay: number
+  maxDelay: number
+  factor: number
+  jitter: number
+  stableAfter: number
+  maxRestarts: number
+  window: number
+}
+
 /**
  * Queues a serialized frame for worker `id` of primary `primary`; `fd` (or -1) is a
  * descriptor to pass with it, which is duplicated (the caller keeps its own).
@@ -141,6 +184,8 @@ export interface SpawnRequest {
    * by line and written to the primary's own (see the core's `logs`).
    */
   logFormat?: string
+  /** Supervision's slot (sticky slot and reuseport socket a replacement inherits). */
+  slot?: number
 }
 
 export interface SpawnResult {

@@ -19,11 +19,16 @@ import EventEmitter = require('node:events');
 import * as child from 'node:child_process';
 import * as net from 'node:net';
 
-/** The events `cluster` emits (each has its own, exactly typed, overload below). */
-type ClusterEvent = 'disconnect' | 'exit' | 'fork' | 'listening' | 'message' | 'online' | 'setup';
+/**
+ * The events `cluster` emits (each has its own, exactly typed, overload below); 'ready',
+ * 'restart', 'giveup' and 'reload' are rust-cluster's supervision events.
+ */
+type ClusterEvent =
+  | 'disconnect' | 'exit' | 'fork' | 'listening' | 'message' | 'online' | 'setup'
+  | 'ready' | 'restart' | 'giveup' | 'reload';
 
 /** The events a `Worker` emits (each has its own, exactly typed, overload below). */
-type WorkerEvent = 'disconnect' | 'error' | 'exit' | 'listening' | 'message' | 'online';
+type WorkerEvent = 'disconnect' | 'error' | 'exit' | 'listening' | 'message' | 'online' | 'ready';
 
 /**
  * Any event name except the ones `Known` lists: the catch-all overloads take these, so a
@@ -81,8 +86,16 @@ declare class Worker extends EventEmitter {
   /**
    * In a worker, closes all servers, waits for their 'close' and disconnects the IPC
    * channel. In the primary, asks the worker to do so. Sets `exitedAfterDisconnect`.
+   * rust-cluster, in the primary: with `{ timeout }`, a worker still alive `timeout` ms
+   * later is killed with SIGKILL (by the primary's I/O thread, even while its JavaScript
+   * is busy).
    */
-  disconnect(): this;
+  disconnect(options?: cluster.StopOptions): this;
+  /**
+   * rust-cluster, in the primary: true once the worker is ready (see
+   * `ClusterSettings.readyOn`) and until its stop begins.
+   */
+  isReady(): boolean;
   /** True while the worker is connected to its primary by the IPC channel. */
   isConnected(): boolean;
   /** True if the worker's process has terminated (by exiting or by a signal). */
@@ -103,6 +116,7 @@ declare class Worker extends EventEmitter {
    *   4. listening
    *   5. message
    *   6. online
+   *   7. ready (rust-cluster)
    */
   addListener(event: 'disconnect', listener: () => void): this;
   addListener(event: 'error', listener: (error: Error) => void): this;
@@ -110,6 +124,7 @@ declare class Worker extends EventEmitter {
   addListener(event: 'listening', listener: (address: cluster.Address) => void): this;
   addListener(event: 'message', listener: (message: any, handle: net.Socket | net.Server) => void): this;
   addListener(event: 'online', listener: () => void): this;
+  addListener(event: 'ready', listener: () => void): this;
   addListener<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
   emit(event: 'disconnect'): boolean;
   emit(event: 'error', error: Error): boolean;
@@ -117,6 +132,7 @@ declare class Worker extends EventEmitter {
   emit(event: 'listening', address: cluster.Address): boolean;
   emit(event: 'message', message: any, handle?: net.Socket | net.Server): boolean;
   emit(event: 'online'): boolean;
+  emit(event: 'ready'): boolean;
   emit<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, ...args: any[]): boolean;
   on(event: 'disconnect', listener: () => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
@@ -124,6 +140,7 @@ declare class Worker extends EventEmitter {
   on(event: 'listening', listener: (address: cluster.Address) => void): this;
   on(event: 'message', listener: (message: any, handle: net.Socket | net.Server) => void): this;
   on(event: 'online', listener: () => void): this;
+  on(event: 'ready', listener: () => void): this;
   on<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
   once(event: 'disconnect', listener: () => void): this;
   once(event: 'error', listener: (error: Error) => void): this;
@@ -131,6 +148,7 @@ declare class Worker extends EventEmitter {
   once(event: 'listening', listener: (address: cluster.Address) => void): this;
   once(event: 'message', listener: (message: any, handle: net.Socket | net.Server) => void): this;
   once(event: 'online', listener: () => void): this;
+  once(event: 'ready', listener: () => void): this;
   once<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
   prependListener(event: 'disconnect', listener: () => void): this;
   prependListener(event: 'error', listener: (error: Error) => void): this;
@@ -138,6 +156,7 @@ declare class Worker extends EventEmitter {
   prependListener(event: 'listening', listener: (address: cluster.Address) => void): this;
   prependListener(event: 'message', listener: (message: any, handle: net.Socket | net.Server) => void): this;
   prependListener(event: 'online', listener: () => void): this;
+  prependListener(event: 'ready', listener: () => void): this;
   prependListener<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
   prependOnceListener(event: 'disconnect', listener: () => void): this;
   prependOnceListener(event: 'error', listener: (error: Error) => void): this;
@@ -145,6 +164,7 @@ declare class Worker extends EventEmitter {
   prependOnceListener(event: 'listening', listener: (address: cluster.Address) => void): this;
   prependOnceListener(event: 'message', listener: (message: any, handle: net.Socket | net.Server) => void): this;
   prependOnceListener(event: 'online', listener: () => void): this;
+  prependOnceListener(event: 'ready', listener: () => void): this;
   prependOnceListener<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
 }
 
@@ -236,10 +256,33 @@ declare namespace cluster {
      */
     maxMessageBytes?: number | undefined;
     /**
+     * rust-cluster supervision: replace a worker that exits unexpectedly (not after
+     * `disconnect()`, `kill()`, `shutdown()`, `reload()` or `scale()`), in its slot, after
+     * `delay × factor^n` ms (n: the slot's consecutive unexpected exits, reset once a
+     * worker of the slot ran `stableAfter` ms), capped at `maxDelay`, each delay drawn
+     * from [d·(1−jitter), d]. More than `maxRestarts` unexpected exits within any
+     * `window` ms: the slot gives up ('giveup'). `true` takes every default.
+     */
+    restart?: boolean | RestartOptions | undefined;
+    /**
+     * rust-cluster supervision: when a worker is ready: at its first 'listening'
+     * (default), at 'online', or when it sends the message `'ready'`. Under 'rr' and
+     * 'sticky' the primary hands a worker no connection before it is ready.
+     */
+    readyOn?: 'listening' | 'online' | 'message' | undefined;
+    /** rust-cluster supervision: a worker not ready within this many ms is killed (SIGKILL) and counts as an unexpected exit. */
+    startupTimeout?: number | undefined;
+    /** rust-cluster supervision: the default deadline (ms) of `shutdown()`, `reload()`, `scale()` and the stop options. */
+    shutdownTimeout?: number | undefined;
+    /** rust-cluster supervision: on one of these signals the primary shuts down and exits 0; a second one kills the workers and exits 1. */
+    shutdownSignals?: readonly NodeJS.Signals[] | undefined;
+    /** rust-cluster supervision: run `reload()` on this signal. */
+    reloadSignal?: NodeJS.Signals | undefined;
+    /**
      * rust-cluster addition: serve Prometheus metrics (`path`, default `/metrics`) and the
      * probes `/healthz` and `/readyz` on `host:port` (host default `'127.0.0.1'`), from
      * threads of the Rust core. `/readyz` is 200 once `minReady` workers (default: all)
-     * are listening, 503 from the start of a shutdown. Started by the first settings that
+     * are ready, 503 from the start of a shutdown. Started by the first settings that
      * have it; see `cluster.metricsAddress()`.
      */
     metrics?: MetricsOptions | undefined;
@@ -268,6 +311,65 @@ declare namespace cluster {
     address: string;
     port: number;
     path: string;
+  }
+
+  /** rust-cluster: `restart` of `ClusterSettings`, with its defaults. */
+  interface RestartOptions {
+    /** Default: 100 (ms). */
+    delay?: number | undefined;
+    /** Default: 10000 (ms). */
+    maxDelay?: number | undefined;
+    /** Default: 2 (at least 1). */
+    factor?: number | undefined;
+    /** 0 to 1. Default: 0. */
+    jitter?: number | undefined;
+    /** Default: 30000 (ms). */
+    stableAfter?: number | undefined;
+    /** Default: 10. */
+    maxRestarts?: number | undefined;
+    /** Default: 60000 (ms). */
+    window?: number | undefined;
+  }
+
+  /** rust-cluster: a stop with a deadline. */
+  interface StopOptions {
+    /** Kill (SIGKILL) what is still alive after this many ms. Default: `settings.shutdownTimeout` (none). */
+    timeout?: number | undefined;
+  }
+
+  /** rust-cluster: options of `cluster.reload()`. */
+  interface ReloadOptions extends StopOptions {
+    /** How many workers are replaced at a time. Default: 1. */
+    concurrency?: number | undefined;
+  }
+
+  /** rust-cluster: what `cluster.reload()` resolves to and 'reload' reports. */
+  interface ReloadResult {
+    /** `[oldId, newId]` for each replaced worker. */
+    replaced: Array<[number, number]>;
+  }
+
+  /** rust-cluster: the 'restart' event's details. */
+  interface RestartInfo {
+    /** Counts from 1 since the slot was last stable. */
+    attempt: number;
+    /** The delay waited, in ms. */
+    delay: number;
+    /** The predecessor's exit code and signal. */
+    code: number | null;
+    signal: string | null;
+  }
+
+  /** rust-cluster: the 'giveup' event's details. */
+  interface GiveUpInfo {
+    restarts: number;
+    window: number;
+  }
+
+  /** rust-cluster: `cluster.reload()` failed; `worker` is the replacement that did. */
+  interface ReloadError extends Error {
+    code: 'ERR_CLUSTER_RELOAD_FAILED';
+    worker: Worker;
   }
 
   /** What the 'listening' events report about the worker's server. */
@@ -346,6 +448,25 @@ declare namespace cluster {
      * disconnected, their servers are closed and `callback` is called. Primary only.
      */
     disconnect(callback?: () => void): void;
+    /** rust-cluster: the same, killing what is still alive after `options.timeout` ms. */
+    disconnect(options: StopOptions, callback?: () => void): void;
+    /**
+     * rust-cluster: stops restarts and any reload, then disconnects every worker with the
+     * deadline (default `settings.shutdownTimeout`); resolves when every worker has exited.
+     */
+    shutdown(options?: StopOptions): Promise<void>;
+    /**
+     * rust-cluster: rolling, surge-first restart of every worker with the current settings:
+     * a replacement is forked into each slot and must be ready before its predecessor is
+     * stopped. Rejects with a `ReloadError` if a replacement fails (the old workers keep
+     * serving). A call during a reload returns the running reload's promise.
+     */
+    reload(options?: ReloadOptions): Promise<ReloadResult>;
+    /**
+     * rust-cluster: forks or retires (newest first, gracefully) until `n` workers are alive
+     * and ready; with `restart` on, `n` is the count the primary keeps.
+     */
+    scale(n: number): Promise<void>;
     /**
      * events.EventEmitter
      *   1. disconnect
@@ -355,6 +476,7 @@ declare namespace cluster {
      *   5. message
      *   6. online
      *   7. setup
+     *   8. ready, restart, giveup, reload (rust-cluster supervision)
      */
     addListener(event: 'disconnect', listener: (worker: Worker) => void): this;
     addListener(event: 'exit', listener: (worker: Worker, code: number, signal: string) => void): this;
@@ -363,6 +485,10 @@ declare namespace cluster {
     addListener(event: 'message', listener: (worker: Worker, message: any, handle: net.Socket | net.Server) => void): this;
     addListener(event: 'online', listener: (worker: Worker) => void): this;
     addListener(event: 'setup', listener: (settings: ClusterSettings) => void): this;
+    addListener(event: 'ready', listener: (worker: Worker) => void): this;
+    addListener(event: 'restart', listener: (worker: Worker, previous: Worker, info: RestartInfo) => void): this;
+    addListener(event: 'giveup', listener: (worker: Worker, info: GiveUpInfo) => void): this;
+    addListener(event: 'reload', listener: (result: ReloadResult) => void): this;
     addListener<E extends string | symbol>(event: OtherEvent<E, ClusterEvent>, listener: (...args: any[]) => void): this;
     emit(event: 'disconnect', worker: Worker): boolean;
     emit(event: 'exit', worker: Worker, code: number, signal: string): boolean;
@@ -371,6 +497,10 @@ declare namespace cluster {
     emit(event: 'message', worker: Worker, message: any, handle?: net.Socket | net.Server): boolean;
     emit(event: 'online', worker: Worker): boolean;
     emit(event: 'setup', settings: ClusterSettings): boolean;
+    emit(event: 'ready', worker: Worker): boolean;
+    emit(event: 'restart', worker: Worker, previous: Worker, info: RestartInfo): boolean;
+    emit(event: 'giveup', worker: Worker, info: GiveUpInfo): boolean;
+    emit(event: 'reload', result: ReloadResult): boolean;
     emit<E extends string | symbol>(event: OtherEvent<E, ClusterEvent>, ...args: any[]): boolean;
     on(event: 'disconnect', listener: (worker: Worker) => void): this;
     on(event: 'exit', listener: (worker: Worker, code: number, signal: string) => void): this;
@@ -379,6 +509,10 @@ declare namespace cluster {
     on(event: 'message', listener: (worker: Worker, message: any, handle: net.Socket | net.Server) => void): this;
     on(event: 'online', listener: (worker: Worker) => void): this;
     on(event: 'setup', listener: (settings: ClusterSettings) => void): this;
+    on(event: 'ready', listener: (worker: Worker) => void): this;
+    on(event: 'restart', listener: (worker: Worker, previous: Worker, info: RestartInfo) => void): this;
+    on(event: 'giveup', listener: (worker: Worker, info: GiveUpInfo) => void): this;
+    on(event: 'reload', listener: (result: ReloadResult) => void): this;
     on<E extends string | symbol>(event: OtherEvent<E, ClusterEvent>, listener: (...args: any[]) => void): this;
     once(event: 'disconnect', listener: (worker: Worker) => void): this;
     once(event: 'exit', listener: (worker: Worker, code: number, signal: string) => void): this;
@@ -387,6 +521,10 @@ declare namespace cluster {
     once(event: 'message', listener: (worker: Worker, message: any, handle: net.Socket | net.Server) => void): this;
     once(event: 'online', listener: (worker: Worker) => void): this;
     once(event: 'setup', listener: (settings: ClusterSettings) => void): this;
+    once(event: 'ready', listener: (worker: Worker) => void): this;
+    once(event: 'restart', listener: (worker: Worker, previous: Worker, info: RestartInfo) => void): this;
+    once(event: 'giveup', listener: (worker: Worker, info: GiveUpInfo) => void): this;
+    once(event: 'reload', listener: (result: ReloadResult) => void): this;
     once<E extends string | symbol>(event: OtherEvent<E, ClusterEvent>, listener: (...args: any[]) => void): this;
     prependListener(event: 'disconnect', listener: (worker: Worker) => void): this;
     prependListener(event: 'exit', listener: (worker: Worker, code: number, signal: string) => void): this;
@@ -395,6 +533,10 @@ declare namespace cluster {
     prependListener(event: 'message', listener: (worker: Worker, message: any, handle: net.Socket | net.Server) => void): this;
     prependListener(event: 'online', listener: (worker: Worker) => void): this;
     prependListener(event: 'setup', listener: (settings: ClusterSettings) => void): this;
+    prependListener(event: 'ready', listener: (worker: Worker) => void): this;
+    prependListener(event: 'restart', listener: (worker: Worker, previous: Worker, info: RestartInfo) => void): this;
+    prependListener(event: 'giveup', listener: (worker: Worker, info: GiveUpInfo) => void): this;
+    prependListener(event: 'reload', listener: (result: ReloadResult) => void): this;
     prependListener<E extends string | symbol>(event: OtherEvent<E, ClusterEvent>, listener: (...args: any[]) => void): this;
     prependOnceListener(event: 'disconnect', listener: (worker: Worker) => void): this;
     prependOnceListener(event: 'exit', listener: (worker: Worker, code: number, signal: string) => void): this;
@@ -403,6 +545,10 @@ declare namespace cluster {
     prependOnceListener(event: 'message', listener: (worker: Worker, message: any, handle: net.Socket | net.Server) => void): this;
     prependOnceListener(event: 'online', listener: (worker: Worker) => void): this;
     prependOnceListener(event: 'setup', listener: (settings: ClusterSettings) => void): this;
+    prependOnceListener(event: 'ready', listener: (worker: Worker) => void): this;
+    prependOnceListener(event: 'restart', listener: (worker: Worker, previous: Worker, info: RestartInfo) => void): this;
+    prependOnceListener(event: 'giveup', listener: (worker: Worker, info: GiveUpInfo) => void): this;
+    prependOnceListener(event: 'reload', listener: (result: ReloadResult) => void): this;
     prependOnceListener<E extends string | symbol>(event: OtherEvent<E, ClusterEvent>, listener: (...args: any[]) => void): this;
   }
 }

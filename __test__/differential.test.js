@@ -14,6 +14,11 @@
 //   RUST_CLUSTER_DIFF=builtin,builtin node --test ...   # check a scenario's determinism
 //   RUST_CLUSTER_DIFF_ONLY=messaging,errors node --test ...   # run only some scenarios
 //
+// Then every scenario again with Node 22 and with Node 24 as the primary (and so the
+// workers): both implementations on that node, its built-in the reference (the brief:
+// where Node's docs are silent, match what the running Node does). The binaries come from
+// helpers/node-versions.js; a node that cannot be had is skipped with the reason.
+//
 // Scenarios are deterministic by construction: they wait on events, never on time,
 // listen on port 0, and each run ends with every process gone.
 
@@ -21,6 +26,7 @@ const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { cleanupAll } = require('./helpers/run.js');
 const { runScenario, group, normalize, differences } = require('./scenarios/_diff.js');
+const { OTHER_MAJORS, nodeBinary } = require('./helpers/node-versions.js');
 
 const [REFERENCE, CANDIDATE] = (process.env.RUST_CLUSTER_DIFF ?? 'builtin,rust').split(',');
 const ONLY = process.env.RUST_CLUSTER_DIFF_ONLY?.split(',');
@@ -28,9 +34,15 @@ const DIFF_LIMIT = Number(process.env.RUST_CLUSTER_DIFF_LIMIT ?? 12);
 
 after(cleanupAll);
 
-/** Run `name` with both implementations and compare; `check` sanity-checks the reference log. */
-async function differential(name, check) {
-  const [ref, cand] = await Promise.all([runScenario(name, REFERENCE), runScenario(name, CANDIDATE)]);
+/**
+ * Run `name` with both implementations (on the node `execPath`, default this one) and
+ * compare; `check` sanity-checks the reference log.
+ */
+async function differential(name, check, execPath) {
+  const [ref, cand] = await Promise.all([
+    runScenario(name, REFERENCE, { execPath }),
+    runScenario(name, CANDIDATE, { execPath }),
+  ]);
   const expected = normalize(group(ref.events));
   const actual = normalize(group(cand.events));
   // The reference run itself must have completed; otherwise the scenario is broken.
@@ -52,7 +64,10 @@ async function differential(name, check) {
   assert.deepStrictEqual(actual, expected);
 }
 
+const scenarios = [];
+
 function scenario(name, check) {
+  scenarios.push([name, check]);
   test(name, { skip: ONLY && !ONLY.includes(name), timeout: 60_000 }, () => differential(name, check));
 }
 
@@ -108,3 +123,17 @@ scenario('errors', (log) => {
   assert.deepEqual(evs(log, 'P', 'phase').map((e) => e.name), ['phaseA', 'phaseB', 'phaseC', 'phaseD', 'phaseE', 'phaseF']);
   assert.equal(evs(log, 'P', 'bad-fork').filter((e) => e.result.threw).length, 19);
 });
+
+// The same scenarios with Node 22 and 24 as the primary.
+for (const major of OTHER_MAJORS) {
+  for (const [name, check] of scenarios) {
+    test(`[Node ${major}] ${name}`, { skip: ONLY && !ONLY.includes(name), timeout: 400_000 }, async (t) => {
+      const node = await nodeBinary(t, major);
+      if (node.skip) {
+        t.skip(node.skip);
+        return;
+      }
+      await differential(name, check, node.execPath);
+    });
+  }
+}

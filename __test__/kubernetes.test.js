@@ -19,6 +19,7 @@ test('SIGTERM: /readyz answers 503 at once, /healthz 200, the workers stop grace
   const metricsPort = Number((await proc.waitFor(/metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics$/)).match[1]);
   const [{ match }] = await proc.waitForCount(/^\[primary\] worker \d listening on \*:(\d+)$/, 2);
   const port = Number(match[1]);
+  await proc.waitForCount(/^\[primary\] worker \d ready$/, 2);
   const probe = async (p) => (await get(metricsPort, { path: p })).status;
   assert.strictEqual(await probe('/readyz'), 200);
   // A client in the middle of a request (its headers not finished): its worker cannot

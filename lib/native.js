@@ -32,7 +32,7 @@ function openListener(event) {
 
 // A batch arrives as one flat array, five cells per event: [kind, worker, payload, a, b]
 // (see src/lib.rs); each becomes a small plain object here, where that is cheap.
-const KINDS = ['internal', 'message', 'disconnect', 'exit', 'written', 'error', 'open'];
+const KINDS = ['internal', 'message', 'disconnect', 'exit', 'written', 'error', 'open', 'timer'];
 const CELLS_PER_EVENT = 5;
 
 // Every event has the same fields, in the same order (one hidden class), so the code that
@@ -77,6 +77,11 @@ function onEvents(cells) {
       openListener(event);
       continue;
     }
+    if (event.kind === 'timer') {
+      // A supervision timer of the core: the payload says which, `worker` is its id.
+      if (onTimer !== null) onTimer(event.text, event.worker);
+      continue;
+    }
     const proc = processes.get(event.worker);
     if (proc) {
       proc._onNativeEvent(event);
@@ -88,10 +93,17 @@ function onEvents(cells) {
 }
 
 let binding = null;
+let onTimer = null;
+
+/** Who hears the core's supervision timers (lib/supervision.js). */
+function setTimerHandler(handler) {
+  onTimer = handler;
+}
 let primaryIndex = 0;
-// Settings the next primary starts with (the current one gets them at once).
-let policy = 'rr';
-let maxFrame = 0; // the core's default
+// Settings a primary keeps (policy, frame limit, restart policy, readiness gate), by the
+// method that sets them: the current primary gets each at once, every later one (see
+// releaseWhenIdle) when it starts.
+const settings = new Map();
 
 function native() {
   if (primary === null) {
@@ -101,20 +113,26 @@ function native() {
     // Workers run this same Node (process.execPath), whose line decides how handles
     // are shared.
     primary.followNodeLine(Number(process.versions.node.split('.')[0]));
-    primary.setPolicy(policy);
-    if (maxFrame > 0) primary.setMaxFrame(maxFrame);
+    for (const [method, args] of settings) primary[method](...args);
   }
   return primary;
 }
 
-function setPolicy(name) {
-  policy = name;
-  if (primary !== null) primary.setPolicy(name);
+/** Sets one of the primary's settings, for this primary and the ones after it. */
+function configure(method, ...args) {
+  settings.set(method, args);
+  if (primary !== null) primary[method](...args);
 }
 
-function setMaxFrame(bytes) {
-  maxFrame = bytes;
-  if (primary !== null) primary.setMaxFrame(bytes);
+const setPolicy = (name) => configure('setPolicy', name);
+const setMaxFrame = (bytes) => configure('setMaxFrame', bytes);
+
+// Whether something still needs this primary with no worker alive (supervision's pending
+// restarts, reloads and scaling, whose timers and slots live in the core).
+let needed = () => false;
+
+function setNeeded(predicate) {
+  needed = predicate;
 }
 
 // Once no worker is alive the primary ends: its I/O thread, descriptors and wake-up
@@ -128,7 +146,7 @@ function releaseWhenIdle() {
   if (release !== null || primary === null || processes.size !== 0) return;
   release = setImmediate(() => {
     release = null;
-    if (primary !== null && processes.size === 0) {
+    if (primary !== null && processes.size === 0 && !needed()) {
       primary.shutdown();
       primary = null;
     }
@@ -181,5 +199,6 @@ function unref() {
 }
 
 module.exports = {
-  native, spawn, setPolicy, setMaxFrame, sendString, sendFrame, register, unregister, ref, unref,
+  native, spawn, configure, setPolicy, setMaxFrame, setNeeded, releaseWhenIdle,
+  sendString, sendFrame, register, unregister, ref, unref, setTimerHandler,
 };

@@ -6,8 +6,9 @@
 const EventEmitter = require('events');
 const { WorkerProcess } = require('./worker_process');
 const Worker = require('./worker');
-const { native, setPolicy, setMaxFrame } = require('./native');
+const { native, setPolicy, setMaxFrame, setTimerHandler } = require('./native');
 const { nextTick } = require('./scheduling');
+const supervision = require('./supervision');
 const {
   ERR_INVALID_ARG_TYPE,
   ERR_INVALID_ARG_VALUE,
@@ -74,6 +75,8 @@ cluster.setupPrimary = function setupPrimary(options) {
     ...cluster.settings,
     ...options,
   };
+  // rust-cluster's supervision keys (restart, readyOn, ...): checked before anything changes.
+  supervision.configure(settings);
   // rust-cluster's metrics endpoint starts with the first settings that ask for it.
   metrics.configure(settings, cluster);
 
@@ -212,11 +215,11 @@ function normalizeStdio(settings) {
   return { stdio: slots, ipcFd };
 }
 
-function createWorkerProcess(id, env) {
+function createWorkerProcess(id, env, slot) {
   const settings = cluster.settings;
   applyMessageLimit(settings);
   const workerEnv = { ...systemd.workerEnvironment(process.env), ...env, NODE_UNIQUE_ID: `${id}` };
-  const execArgv = [...settings.execArgv, ...metrics.workerExecArgv()];
+  const execArgv = [...settings.execArgv, ...supervision.workerExecArgv(settings), ...metrics.workerExecArgv()];
 
   if (settings.inspectPort === null) throw ERR_SOCKET_BAD_PORT('Port', null, true);
   if (isUsingInspector(settings.execArgv)) {
@@ -268,6 +271,7 @@ function createWorkerProcess(id, env) {
     ipcFd,
     serialization,
     logFormat: settings.logFormat,
+    slot,
   });
 }
 
@@ -279,7 +283,8 @@ function removeWorker(worker) {
 cluster.fork = function fork(env) {
   cluster.setupPrimary();
   const id = ++ids;
-  const workerProcess = createWorkerProcess(id, env);
+  const slot = supervision.nextSlot();
+  const workerProcess = createWorkerProcess(id, env, slot);
   const worker = new Worker({ id, process: workerProcess });
 
   worker.on('message', function onMessage(message, handle) {
@@ -298,6 +303,7 @@ cluster.fork = function fork(env) {
     cluster.emit('exit', worker, exitCode, signalCode);
     systemd.onExit(cluster, worker);
     metrics.onExit(worker);
+    supervision.onExit(worker, exitCode, signalCode);
   });
 
   worker.process.once('disconnect', () => {
@@ -312,15 +318,26 @@ cluster.fork = function fork(env) {
   worker.process.on('internalMessage', (message) => onInternalMessage(worker, message));
   nextTick(emitForkNT, worker);
   cluster.workers[worker.id] = worker;
+  supervision.onFork(worker, env, slot);
   metrics.onFork(worker);
   return worker;
 };
+
+supervision.install(cluster, (env) => cluster.fork(env));
+setTimerHandler(supervision.onTimer);
 
 function emitForkNT(worker) {
   cluster.emit('fork', worker);
 }
 
-cluster.disconnect = function disconnect(cb) {
+cluster.disconnect = function disconnect(options, cb) {
+  // rust-cluster: disconnect({ timeout }, cb) kills what is still alive after `timeout` ms.
+  if (typeof options === 'function' || options === undefined) {
+    cb = options;
+    options = undefined;
+  }
+  const timeout = options === undefined ? undefined
+    : supervision.stopTimeout(supervision.validateOptions(options, 'options'), 'options');
   systemd.stoppingWorkers(cluster);
   metrics.stopping();
   const workers = Object.values(cluster.workers);
@@ -328,19 +345,25 @@ cluster.disconnect = function disconnect(cb) {
     nextTick(() => intercom.emit('disconnect'));
   } else {
     for (const worker of workers) {
-      if (worker.isConnected()) worker.disconnect();
+      if (worker.isConnected()) worker.disconnect(timeout === undefined ? undefined : { timeout });
     }
   }
   if (typeof cb === 'function') intercom.once('disconnect', cb);
 };
 
+cluster.shutdown = supervision.shutdown;
+cluster.reload = supervision.reload;
+cluster.scale = supervision.scale;
+
 function onInternalMessage(worker, message) {
+  if (message.cmd === 'NODE_RUST_CLUSTER_DRAINED') return supervision.onDrained(worker);
   if (message.cmd !== 'NODE_CLUSTER') return;
   switch (message.act) {
     case 'online':
       worker.state = 'online';
       worker.emit('online');
       cluster.emit('online', worker);
+      supervision.onOnline(worker);
       break;
     case 'listening': {
       const info = {
@@ -350,11 +373,9 @@ function onInternalMessage(worker, message) {
         fd: message.fd,
       };
       worker.state = 'listening';
-      // Probes and the service manager know before any listener hears of it.
-      metrics.onReady(worker);
-      systemd.onReady(cluster, worker);
       worker.emit('listening', info);
       cluster.emit('listening', worker, info);
+      supervision.onListening(worker);
       break;
     }
     case 'exitedAfterDisconnect':
@@ -366,19 +387,29 @@ function onInternalMessage(worker, message) {
 }
 
 // The primary-side Worker methods.
-Worker.prototype.disconnect = function disconnect() {
+Worker.prototype.disconnect = function disconnect(options) {
+  // rust-cluster: disconnect({ timeout }) kills the worker if it is still alive then.
+  const timeout = options === undefined ? undefined
+    : supervision.stopTimeout(supervision.validateOptions(options, 'options'), 'options');
   this.exitedAfterDisconnect = true;
+  supervision.markStopping(this);
   if (this.process.connected) native().disconnectWorker(this.id);
+  supervision.setDeadline(this, timeout);
   removeWorker(this);
   return this;
 };
 
 Worker.prototype.destroy = function destroy(signo) {
   const signal = signo || 'SIGTERM';
+  supervision.markStopping(this);
   this.process.kill(signal);
 };
 
 /** rust-cluster: where the metrics endpoint listens ({ address, port, path }), or null. */
 cluster.metricsAddress = metrics.address;
+/** rust-cluster: ready (see `readyOn`) and not being stopped. */
+Worker.prototype.isReady = function isReady() {
+  return supervision.isReady(this);
+};
 
 module.exports = cluster;

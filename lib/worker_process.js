@@ -44,7 +44,7 @@ class WorkerProcess extends EventEmitter {
   /**
    * @param {number} id the cluster worker id (the core's key for this worker)
    * @param {object} spec validated spawn options: execPath, args, envPairs, cwd, uid, gid,
-   *   stdio (normalized strings for 0..2), ipcFd, serialization
+   *   stdio (normalized strings for 0..2), ipcFd, serialization, slot (supervision's)
    */
   constructor(id, spec) {
     super();
@@ -91,6 +91,7 @@ class WorkerProcess extends EventEmitter {
       channelFd: spec.ipcFd,
       serialization: spec.serialization,
       logFormat: spec.logFormat,
+      slot: spec.slot,
     });
     if (result.errno !== 0) {
       // Node throws `spawn EPERM` at once for most failures, and reports the few it
@@ -398,6 +399,7 @@ class WorkerProcess extends EventEmitter {
       this._onSocketListRequest(message);
       return;
     }
+    // NODE_RUST_CLUSTER_* (from lib/worker_preload.js) goes on as an internal message.
     nextTick(() => this.emit('internalMessage', message, undefined));
   }
 
@@ -440,4 +442,4 @@ class WorkerProcess extends EventEmitter {
   }
 }
 
-module.exports = { WorkerProcess };
+module.exports = { WorkerProcess, signalNumber };

@@ -5,7 +5,7 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use parking_lot::{Mutex, RwLock};
 use rust_cluster_core::int_map::IntSet;
-use rust_cluster_core::{Event, EventSink};
+use rust_cluster_core::{Event, EventSink, TimerEvent};
 use std::os::fd::IntoRawFd;
 use std::sync::Arc;
 
@@ -41,6 +41,7 @@ const KIND_EXIT: f64 = 3.0;
 const KIND_WRITTEN: f64 = 4.0;
 const KIND_ERROR: f64 = 5.0;
 const KIND_OPEN: f64 = 6.0;
+const KIND_TIMER: f64 = 7.0;
 
 fn frame_cell(frame: Vec<u8>, json: bool) -> Cell {
     if json {
@@ -127,6 +128,19 @@ fn push_event(out: &mut Vec<Cell>, event: Event, json_workers: &dyn Fn(u32) -> b
             0,
             Cell::Str(request.to_string()),
             Cell::Num(server as f64),
+            Cell::Undefined,
+        ),
+        Event::Timer { kind, id } => push(
+            KIND_TIMER,
+            id,
+            Cell::Str(
+                match kind {
+                    TimerEvent::Restart => "restart",
+                    TimerEvent::StartupTimeout => "startupTimeout",
+                }
+                .to_string(),
+            ),
+            Cell::Undefined,
             Cell::Undefined,
         ),
     }

@@ -5,6 +5,7 @@
 use delivery::{Cell, JsSink, Pending};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use rust_cluster_core::supervisor::{Decision, KillReason, RestartPolicy};
 use rust_cluster_core::{reactor, Policy, Primary, Serialization, SpawnOptions, StdioSpec};
 use std::cell::RefCell;
 use std::ffi::c_void;
@@ -48,6 +49,8 @@ pub struct SpawnRequest {
     /// "prefix" | "json": the worker's stdout and stderr (piped) are read by the core line
     /// by line and written to the primary's own (see the core's `logs`).
     pub log_format: Option<String>,
+    /// Supervision's slot (sticky slot and reuseport socket a replacement inherits).
+    pub slot: Option<u32>,
 }
 
 #[napi(object)]
@@ -57,6 +60,46 @@ pub struct SpawnResult {
     pub errno: i32,
     /// The primary's ends of piped stdio (-1 where not piped).
     pub stdio: Vec<i32>,
+}
+
+/// `restart: { ... }` of `cluster.setupPrimary()`, validated by the facade.
+#[napi(object)]
+pub struct RestartSettings {
+    pub delay: f64,
+    pub max_delay: f64,
+    pub factor: f64,
+    pub jitter: f64,
+    pub stable_after: f64,
+    pub max_restarts: u32,
+    pub window: f64,
+}
+
+/// What the core decided about a slot whose worker exited unexpectedly.
+#[napi(object)]
+pub struct RestartDecision {
+    pub give_up: bool,
+    /// Restart: the attempt (from 1) and its delay in ms.
+    pub attempt: u32,
+    pub delay: f64,
+    /// Give-up: how many unexpected exits within `window` ms.
+    pub restarts: u32,
+    pub window: f64,
+}
+
+fn kill_reason(startup: bool) -> KillReason {
+    if startup {
+        KillReason::StartupTimeout
+    } else {
+        KillReason::Deadline
+    }
+}
+
+fn millis(ms: f64) -> u64 {
+    if ms.is_finite() && ms > 0.0 {
+        ms.ceil() as u64
+    } else {
+        0
+    }
 }
 
 /// A send's outcome in one number, so the hot path builds no object: a negative errno,
@@ -116,7 +159,8 @@ pub fn send_string(primary: u32, id: u32, frame: String, write_id: f64) -> f64 {
 }
 
 /// What a running primary holds. Taken exactly once, by whichever comes first: `shutdown`
-/// (the facade has no worker left), the environment's teardown, or finalization.
+/// (the facade has no worker left), the environment's teardown, or finalization (which
+/// only finds it if the object became unreachable while running).
 struct Live {
     primary: Primary,
     pending: Arc<Pending>,
@@ -124,7 +168,11 @@ struct Live {
     watch: Option<loop_watch::LoopWatch>,
 }
 
-type Shared = RefCell<Option<Live>>;
+/// What the object and its environment's cleanup hook share.
+struct Shared {
+    live: RefCell<Option<Live>>,
+    main_thread: bool,
+}
 
 /// As when the whole primary process ends (see the core's `watchdog`).
 const GRACE: Duration = Duration::from_millis(rust_cluster_core::watchdog::GRACE_MS as u64);
@@ -145,14 +193,18 @@ impl Live {
     }
 }
 
-/// The environment is being torn down (a worker thread ending): end its primary, as
-/// Node's would end with it. Only registered off the main thread, where the process
-/// ending does that already (see the core's `watchdog`).
+/// The environment is being torn down. A worker thread ending: end its primary, as
+/// Node's would end with it. The main thread: the process is ending, which ends the
+/// workers as it does Node's (their channels close; the core's `watchdog` SIGKILLs any
+/// still running after the grace), so the exit is neither delayed nor changed.
 unsafe extern "C" fn on_env_teardown(data: *mut c_void) {
     // SAFETY: `data` is the `Rc<Shared>` leaked by `NativePrimary::new`; it is reclaimed
     // only after this hook is removed, so it is live here.
     let shared = unsafe { &*data.cast::<Shared>() };
-    let live = shared.borrow_mut().take();
+    let live = shared.live.borrow_mut().take();
+    if shared.main_thread {
+        return;
+    }
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| live.map(Live::end))).is_err() {
         eprintln!("rust-cluster: internal error while shutting the primary down");
     }
@@ -192,7 +244,7 @@ pub struct NativePrimary {
 
 impl NativePrimary {
     fn with<R>(&self, f: impl FnOnce(&Live) -> R) -> Option<R> {
-        self.live.borrow().as_ref().map(f)
+        self.live.live.borrow().as_ref().map(f)
     }
 
     fn release(&mut self, env: &Env) {
@@ -204,7 +256,7 @@ impl NativePrimary {
                 drop(Rc::from_raw(hook));
             }
         }
-        let live = self.live.borrow_mut().take();
+        let live = self.live.live.borrow_mut().take();
         if let Some(live) = live {
             live.end();
         }
@@ -249,26 +301,27 @@ impl NativePrimary {
                 }
             }
         };
-        let live = Rc::new(RefCell::new(Some(Live {
-            primary,
-            pending,
-            index,
-            watch,
-        })));
-        let mut teardown_hook = None;
-        if !on_main_thread {
-            let hook = Rc::into_raw(live.clone());
-            // SAFETY: `hook` stays valid until `release` removes the hook and reclaims it.
-            let status = unsafe {
-                sys::napi_add_env_cleanup_hook(env.raw(), Some(on_env_teardown), hook as *mut _)
-            };
-            if status == sys::Status::napi_ok {
-                teardown_hook = Some(hook);
-            } else {
-                // SAFETY: not registered, so ours again.
-                drop(unsafe { Rc::from_raw(hook) });
-            }
-        }
+        let live = Rc::new(Shared {
+            live: RefCell::new(Some(Live {
+                primary,
+                pending,
+                index,
+                watch,
+            })),
+            main_thread: on_main_thread,
+        });
+        let hook = Rc::into_raw(live.clone());
+        // SAFETY: `hook` stays valid until `release` removes the hook and reclaims it.
+        let status = unsafe {
+            sys::napi_add_env_cleanup_hook(env.raw(), Some(on_env_teardown), hook as *mut _)
+        };
+        let teardown_hook = if status == sys::Status::napi_ok {
+            Some(hook)
+        } else {
+            // SAFETY: not registered, so ours again.
+            drop(unsafe { Rc::from_raw(hook) });
+            None
+        };
         Ok(NativePrimary {
             live,
             index,
@@ -344,7 +397,7 @@ impl NativePrimary {
         };
         let spawned = self.with(|live| {
             live.pending.set_json(req.id, json);
-            live.primary.spawn(req.id, options, mode)
+            live.primary.spawn_in_slot(req.id, options, mode, req.slot)
         });
         let log_format = req
             .log_format
@@ -389,6 +442,12 @@ impl NativePrimary {
         self.with(|live| live.primary.disconnect_worker(id));
     }
 
+    /// No new connection for worker `id` (a graceful stop begins).
+    #[napi]
+    pub fn stop_routing(&self, id: u32) {
+        self.with(|live| live.primary.stop_routing(id));
+    }
+
     #[napi]
     pub fn close_channel(&self, id: u32) {
         self.with(|live| live.primary.close_channel(id));
@@ -402,6 +461,85 @@ impl NativePrimary {
             Some(Err(e)) => errno(&e),
             None => -ESRCH,
         }
+    }
+
+    /// Turns restarts on with these settings, or off.
+    #[napi]
+    pub fn set_restart_policy(&self, settings: Option<RestartSettings>) {
+        let policy = settings.map(|s| RestartPolicy {
+            delay: s.delay,
+            max_delay: s.max_delay,
+            factor: s.factor,
+            jitter: s.jitter,
+            stable_after: millis(s.stable_after),
+            max_restarts: s.max_restarts,
+            window: millis(s.window),
+        });
+        self.with(|live| live.primary.set_restart_policy(policy));
+    }
+
+    /// Workers spawned from now on get no connection before `workerReady`.
+    #[napi]
+    pub fn set_readiness_gate(&self, on: bool) {
+        self.with(|live| live.primary.set_readiness_gate(on));
+    }
+
+    #[napi]
+    pub fn worker_ready(&self, id: u32) {
+        self.with(|live| live.primary.worker_ready(id));
+    }
+
+    #[napi]
+    pub fn slot_started(&self, slot: u32) {
+        self.with(|live| live.primary.slot_started(slot));
+    }
+
+    /// Restart (a `restart` timer event follows after the delay) or give up; undefined
+    /// without a restart policy.
+    #[napi]
+    pub fn slot_exited(&self, slot: u32) -> Option<RestartDecision> {
+        let decision = self.with(|live| live.primary.slot_exited(slot)).flatten();
+        decision.map(|decision| match decision {
+            Decision::Restart { attempt, delay } => RestartDecision {
+                give_up: false,
+                attempt,
+                delay: delay as f64,
+                restarts: 0,
+                window: 0.0,
+            },
+            Decision::GiveUp { restarts, window } => RestartDecision {
+                give_up: true,
+                attempt: 0,
+                delay: 0.0,
+                restarts,
+                window: window as f64,
+            },
+        })
+    }
+
+    #[napi]
+    pub fn forget_slot(&self, slot: u32) {
+        self.with(|live| live.primary.forget_slot(slot));
+    }
+
+    #[napi]
+    pub fn cancel_restarts(&self) {
+        self.with(|live| live.primary.cancel_restarts());
+    }
+
+    /// Kills worker `id` with `signal` in `ms` from the I/O thread; `startup`: the kill
+    /// is its startup timeout (a `startupTimeout` timer event says so).
+    #[napi]
+    pub fn kill_after(&self, id: u32, ms: f64, signal: i32, startup: bool) {
+        self.with(|live| {
+            live.primary
+                .kill_after(id, millis(ms), signal, kill_reason(startup))
+        });
+    }
+
+    #[napi]
+    pub fn cancel_kill(&self, id: u32, startup: bool) {
+        self.with(|live| live.primary.cancel_kill(id, kill_reason(startup)));
     }
 
     #[napi]

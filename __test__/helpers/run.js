@@ -126,6 +126,7 @@ async function waitForNoTagged(tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } 
  * Start `node [nodeArgs] script [args]`.
  *
  * options:
+ *   execPath  the node binary (default: this one); the workers run it too
  *   env       extra environment (a value of undefined removes the variable)
  *   impl      'builtin' | 'rust' (default: $RUST_CLUSTER_TEST_IMPL or 'rust')
  *   args      script arguments
@@ -137,7 +138,7 @@ async function waitForNoTagged(tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } 
  *             on, whose name and value it is given
  */
 function start(script, options = {}) {
-  const { env = {}, impl, args = [], nodeArgs = [], detached = false, cwd = ROOT, wrapper } = options;
+  const { env = {}, impl, args = [], nodeArgs = [], detached = false, cwd = ROOT, execPath = process.execPath, wrapper } = options;
   const tag = `${process.pid}-${crypto.randomBytes(8).toString('hex')}`;
   const scriptPath = path.resolve(ROOT, script);
   const execArgs = [...nodeArgs];
@@ -154,7 +155,7 @@ function start(script, options = {}) {
   }
   childEnv[TAG_VAR] = tag;
 
-  const command = [process.execPath, ...execArgs, scriptPath, ...args];
+  const command = [execPath, ...execArgs, scriptPath, ...args];
   if (wrapper) command.unshift(...wrapper(`${TAG_VAR}=${tag}`));
   const child = spawn(command[0], command.slice(1), {
     cwd,

@@ -9,9 +9,12 @@ const { start } = require('../helpers/run.js');
 
 const RUN_TIMEOUT = 25_000;
 
-/** Runs one scenario with one implementation; resolves with its exit status and events. */
-async function runScenario(name, impl) {
-  const proc = start(path.join('__test__', 'scenarios', `${name}.js`), { impl, env: { NODE_CLUSTER_SCHED_POLICY: undefined } });
+/**
+ * Runs one scenario with one implementation (with `execPath` as the primary's and the
+ * workers' node; default: this one); resolves with its exit status and events.
+ */
+async function runScenario(name, impl, { execPath } = {}) {
+  const proc = start(path.join('__test__', 'scenarios', `${name}.js`), { impl, execPath, env: { NODE_CLUSTER_SCHED_POLICY: undefined } });
   try {
     const status = await proc.waitForExit({ timeout: RUN_TIMEOUT });
     // Wait for the workers' copies of stdout to close too (every worker gone).

@@ -8,7 +8,6 @@
 
 use crate::servers::{BindRequest, Transport};
 use crate::sys;
-use nix::libc;
 use parking_lot::Mutex;
 use std::io;
 use std::net::{IpAddr, SocketAddr};

@@ -13,6 +13,8 @@
 //! - `reactor`: the I/O thread that ties them together (`reactor::serving`: the server
 //!   side of the protocol and connection handoff);
 //! - `reaper`: collecting exits;
+//! - `supervisor`: restart backoff and windows, deadlines and startup timeouts (pure, on
+//!   an injected clock; the reactor drives its timers);
 //! - `watchdog`: no worker outlives a primary that died;
 //! - `int_map`: maps keyed by the primary's own small integers.
 
@@ -30,6 +32,7 @@ pub mod scheduler;
 pub mod servers;
 pub mod signals;
 pub mod spawn;
+pub mod supervisor;
 pub mod sys;
 #[cfg(test)]
 mod test_node;
@@ -39,5 +42,5 @@ pub mod v8_codec;
 pub mod watchdog;
 
 pub use channel::Serialization;
-pub use reactor::{Event, EventSink, Policy, Primary, ReceivedHandle, Sent};
+pub use reactor::{Event, EventSink, Policy, Primary, ReceivedHandle, Sent, TimerEvent};
 pub use spawn::{SpawnOptions, StdioSpec};

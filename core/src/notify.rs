@@ -5,7 +5,6 @@
 //! says when they are). One notifier per process: the service has one main process.
 
 use crate::sys::{self, SockAddr};
-use nix::libc;
 use parking_lot::{Condvar, Mutex};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};

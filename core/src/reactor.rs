@@ -21,6 +21,9 @@ use crate::reaper::{self, Exit, Leaving};
 use crate::scheduler::{RoundRobin, WorkerId};
 use crate::servers::{self, BindRequest, Conn, Distribution, Server, ServerTable};
 use crate::spawn::{self, SpawnOptions};
+use crate::supervisor::{
+    Decision, Due, KillReason, Millis, RestartPolicy, Slot, Supervisor, XorShift,
+};
 use crate::sys::{self, Epoll, EPOLLET, EPOLLIN, EPOLLOUT};
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
@@ -30,6 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+use std::time::Instant;
 
 mod serving;
 #[cfg(test)]
@@ -118,6 +122,20 @@ pub enum Event {
         server: u32,
         request: Value,
     },
+    /// A supervision timer fired: a slot's restart is due, or a worker was killed because
+    /// it was not ready within its startup timeout.
+    Timer {
+        kind: TimerEvent,
+        id: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerEvent {
+    /// `id` is the slot to fork a replacement into.
+    Restart,
+    /// `id` is the worker just sent SIGKILL.
+    StartupTimeout,
 }
 
 pub trait EventSink: Send + Sync + 'static {
@@ -170,6 +188,10 @@ struct WorkerSlot {
     /// The primary knows the worker is leaving on purpose: no new servers for it.
     leaving: bool,
     inflight: IntMap<u64, InFlight>,
+    /// Supervision's slot: the sticky slot and reuseport socket a replacement inherits.
+    slot: Option<Slot>,
+    /// Routable: false from spawn until `worker_ready` when readiness is gated.
+    ready: bool,
 }
 
 struct State {
@@ -189,6 +211,11 @@ struct State {
     loop_poller: Epoll,
     /// New channels start on `loop_poller` (set once something services it).
     loop_polling: bool,
+    /// Restart backoff and deadlines; its timers bound the I/O thread's sleep.
+    supervisor: Supervisor,
+    rng: XorShift,
+    /// Workers spawned from now on receive no connection before `worker_ready`.
+    gate_new_workers: bool,
 }
 
 /// `NODE_DEBUG=cluster` or `RUST_CLUSTER_DEBUG=1`: log the protocol to stderr.
@@ -218,6 +245,14 @@ struct Inner {
     /// Set once by `Primary::shutdown`: the I/O thread leaves at its next wakeup.
     stopping: AtomicBool,
     io_thread: Mutex<Option<JoinHandle<()>>>,
+    /// The supervisor's clock starts here.
+    origin: Instant,
+}
+
+impl Inner {
+    fn now(&self) -> Millis {
+        self.origin.elapsed().as_millis() as Millis
+    }
 }
 
 /// The primary: owns the I/O thread and everything it watches.
@@ -227,15 +262,15 @@ pub struct Primary {
 }
 
 fn errno_of(e: &io::Error) -> i32 {
-    -e.raw_os_error().unwrap_or(nix::libc::EINVAL)
+    -e.raw_os_error().unwrap_or(libc::EINVAL)
 }
 
 fn port_of(req: &BindRequest) -> Result<u16, i32> {
-    u16::try_from(req.port).map_err(|_| -nix::libc::EINVAL)
+    u16::try_from(req.port).map_err(|_| -libc::EINVAL)
 }
 
 fn closed_channel() -> io::Error {
-    io::Error::from_raw_os_error(nix::libc::EPIPE)
+    io::Error::from_raw_os_error(libc::EPIPE)
 }
 
 impl Primary {
@@ -258,12 +293,16 @@ impl Primary {
                 trace: trace_enabled(),
                 loop_poller: Epoll::new()?,
                 loop_polling: false,
+                supervisor: Supervisor::new(),
+                rng: XorShift::seeded(),
+                gate_new_workers: false,
             }),
             epoll,
             wake,
             sink,
             stopping: AtomicBool::new(false),
             io_thread: Mutex::new(None),
+            origin: Instant::now(),
         });
         let thread_inner = inner.clone();
         let io_thread = std::thread::Builder::new()
@@ -360,8 +399,19 @@ impl Primary {
         options: SpawnOptions,
         mode: Serialization,
     ) -> io::Result<(i32, Vec<Option<OwnedFd>>)> {
+        self.spawn_in_slot(id, options, mode, None)
+    }
+
+    /// `spawn`, into a supervision slot (its sticky slot and reuseport socket).
+    pub fn spawn_in_slot(
+        &self,
+        id: WorkerId,
+        options: SpawnOptions,
+        mode: Serialization,
+        slot: Option<Slot>,
+    ) -> io::Result<(i32, Vec<Option<OwnedFd>>)> {
         if self.inner.stopping.load(Ordering::Acquire) {
-            return Err(io::Error::from_raw_os_error(nix::libc::ECANCELED));
+            return Err(io::Error::from_raw_os_error(libc::ECANCELED));
         }
         let spawned = spawn::spawn(options)?;
         let mut st = self.inner.state.lock();
@@ -375,6 +425,7 @@ impl Primary {
         )?;
         epoll.add(spawned.pidfd.as_raw_fd(), EPOLLIN, token(KIND_PIDFD, id))?;
         let max_frame = st.max_frame;
+        let ready = !st.gate_new_workers;
         st.workers.insert(
             id,
             WorkerSlot {
@@ -389,6 +440,8 @@ impl Primary {
                 pidfd: Some(spawned.pidfd),
                 leaving: false,
                 inflight: IntMap::default(),
+                slot,
+                ready,
             },
         );
         Ok((spawned.pid, spawned.stdio))
@@ -459,6 +512,18 @@ impl Primary {
         st.remove_worker_from_servers(epoll, id);
     }
 
+    /// The first half of a graceful stop: hand the worker no new connection (and no new
+    /// server) while it drains; `disconnect_worker` follows.
+    pub fn stop_routing(&self, id: WorkerId) {
+        let mut st = self.inner.state.lock();
+        let epoll = &self.inner.epoll;
+        if let Some(slot) = st.workers.get_mut(&id) {
+            slot.leaving = true;
+        }
+        st.remove_worker_from_servers(epoll, id);
+        st.deliver_later(&self.inner);
+    }
+
     /// `worker.process.disconnect()`: close our end once everything queued is written.
     pub fn close_channel(&self, id: WorkerId) {
         let mut st = self.inner.state.lock();
@@ -478,7 +543,7 @@ impl Primary {
         let st = self.inner.state.lock();
         match st.workers.get(&id) {
             Some(slot) if slot.pidfd.is_some() => sys::kill(slot.pid, signal),
-            _ => Err(io::Error::from_raw_os_error(nix::libc::ESRCH)),
+            _ => Err(io::Error::from_raw_os_error(libc::ESRCH)),
         }
     }
 
@@ -489,11 +554,9 @@ impl Primary {
         let epoll = &self.inner.epoll;
         match copy {
             Ok(copy) => st.on_listener_opened(epoll, server, copy),
-            Err(e) => st.on_listener_failed(
-                epoll,
-                server,
-                -e.raw_os_error().unwrap_or(nix::libc::EINVAL),
-            ),
+            Err(e) => {
+                st.on_listener_failed(epoll, server, -e.raw_os_error().unwrap_or(libc::EINVAL))
+            }
         }
     }
 
@@ -502,12 +565,100 @@ impl Primary {
         let mut st = self.inner.state.lock();
         st.on_listener_failed(&self.inner.epoll, server, errno);
     }
+
+    /// Whether workers spawned from now on wait for `worker_ready` before the primary hands
+    /// them connections (round-robin and sticky).
+    pub fn set_readiness_gate(&self, on: bool) {
+        self.inner.state.lock().gate_new_workers = on;
+    }
+
+    /// Worker `id` is ready: the servers it joined start handing it connections.
+    pub fn worker_ready(&self, id: WorkerId) {
+        let mut st = self.inner.state.lock();
+        let epoll = &self.inner.epoll;
+        match st.workers.get_mut(&id) {
+            Some(slot) if !slot.ready => slot.ready = true,
+            _ => return,
+        }
+        for sid in st.servers.ids() {
+            let first = match st.servers.get_mut(sid).map(|s| &mut s.distribution) {
+                Some(Distribution::RoundRobin(rr)) if rr.is_gated(id) => rr.open(id),
+                _ => continue,
+            };
+            match first {
+                Some(conn) => st.hand_off(epoll, sid, id, conn),
+                None => st.update_accepting(epoll, sid),
+            }
+        }
+        st.deliver_later(&self.inner);
+    }
+
+    /// Turns restarts on (or off, with None).
+    pub fn set_restart_policy(&self, policy: Option<RestartPolicy>) {
+        self.inner.state.lock().supervisor.set_policy(policy);
+    }
+
+    /// A worker of `slot` started now (its stable time counts from here).
+    pub fn slot_started(&self, slot: Slot) {
+        let now = self.inner.now();
+        self.inner.state.lock().supervisor.started(slot, now);
+    }
+
+    /// The worker of `slot` exited unexpectedly: restart it later (an `Event::Timer` says
+    /// when) or give up. None without a restart policy.
+    pub fn slot_exited(&self, slot: Slot) -> Option<Decision> {
+        let now = self.inner.now();
+        let decision = {
+            let mut st = self.inner.state.lock();
+            let st = &mut *st;
+            st.supervisor.exited(slot, now, &mut st.rng)
+        };
+        self.wake_for_timers();
+        decision
+    }
+
+    /// The slot is no longer kept: its pending restart is dropped.
+    pub fn forget_slot(&self, slot: Slot) {
+        self.inner.state.lock().supervisor.forget_slot(slot);
+    }
+
+    /// Drops every pending restart.
+    pub fn cancel_restarts(&self) {
+        self.inner.state.lock().supervisor.cancel_restarts();
+    }
+
+    /// Sends `signal` to worker `id` in `after_ms`, from the I/O thread (so it happens
+    /// while JavaScript is busy), unless it exits or `cancel_kill` comes first.
+    pub fn kill_after(&self, id: WorkerId, after_ms: Millis, signal: i32, reason: KillReason) {
+        let at = self.inner.now() + after_ms;
+        self.inner
+            .state
+            .lock()
+            .supervisor
+            .kill_at(id, at, signal, reason);
+        self.wake_for_timers();
+    }
+
+    pub fn cancel_kill(&self, id: WorkerId, reason: KillReason) {
+        self.inner
+            .state
+            .lock()
+            .supervisor
+            .cancel_kill(id, Some(reason));
+    }
+
+    /// The I/O thread may be asleep without a timeout: make it look at the timers again.
+    fn wake_for_timers(&self) {
+        sys::eventfd_signal(self.inner.wake.as_raw_fd());
+    }
 }
 
 fn run(inner: Arc<Inner>) {
     let mut ready = Vec::new();
+    // Until the first timer is set, sleep until something happens (setting one wakes us).
+    let mut timeout = -1;
     loop {
-        if inner.epoll.wait(&mut ready, -1).is_err() {
+        if inner.epoll.wait(&mut ready, timeout).is_err() {
             return;
         }
         if inner.stopping.load(Ordering::Acquire) {
@@ -515,6 +666,7 @@ fn run(inner: Arc<Inner>) {
         }
         let mut st = inner.state.lock();
         st.dispatch_all(&inner, &ready);
+        timeout = st.fire_timers(&inner);
         let events = std::mem::take(&mut st.events);
         if !events.is_empty() {
             // Under the lock: see `Primary::service_loop`.
@@ -524,6 +676,53 @@ fn run(inner: Arc<Inner>) {
 }
 
 impl State {
+    /// Events produced on the JavaScript thread by a call that is not a send: the I/O
+    /// thread delivers them.
+    fn deliver_later(&self, inner: &Inner) {
+        if !self.events.is_empty() {
+            sys::eventfd_signal(inner.wake.as_raw_fd());
+        }
+    }
+
+    /// Acts on the supervision timers that are due; returns how long the I/O thread may
+    /// sleep before the next one (-1: no timer).
+    fn fire_timers(&mut self, inner: &Inner) -> i32 {
+        let Some(next) = self.supervisor.next_due() else {
+            return -1;
+        };
+        let now = inner.now();
+        if next > now {
+            return (next - now).min(i32::MAX as Millis) as i32;
+        }
+        for due in self.supervisor.take_due(now) {
+            match due {
+                Due::Restart { slot } => self.events.push(Event::Timer {
+                    kind: TimerEvent::Restart,
+                    id: slot,
+                }),
+                Due::Kill {
+                    worker,
+                    signal,
+                    reason,
+                } => {
+                    // Only while the worker is not reaped: its pid cannot have been reused.
+                    let Some(slot) = self.workers.get(&worker).filter(|s| s.pidfd.is_some()) else {
+                        continue;
+                    };
+                    if sys::kill(slot.pid, signal).is_ok() && reason == KillReason::StartupTimeout {
+                        self.events.push(Event::Timer {
+                            kind: TimerEvent::StartupTimeout,
+                            id: worker,
+                        });
+                    }
+                }
+            }
+        }
+        self.supervisor.next_due().map_or(-1, |next| {
+            next.saturating_sub(now).min(i32::MAX as Millis) as i32
+        })
+    }
+
     fn dispatch_all(&mut self, inner: &Inner, ready: &[(u64, u32)]) {
         for &(tok, flags) in ready {
             // A bug in handling one descriptor must not stop the I/O for every worker (nor
@@ -789,7 +988,9 @@ impl State {
                 } => self.on_handle(epoll, id, frame, handle_type, inner_is_user),
                 // The sent-socket bookkeeping of Node's socket_list.js is kept in JavaScript,
                 // next to the sockets it counts.
-                Incoming::OtherInternal(cmd) if cmd.starts_with("NODE_SOCKET_") => {
+                Incoming::OtherInternal(cmd)
+                    if cmd.starts_with("NODE_SOCKET_") || cmd.starts_with("NODE_RUST_CLUSTER_") =>
+                {
                     self.events.push(Event::Internal {
                         worker: id,
                         act: cmd,
@@ -941,6 +1142,7 @@ impl State {
             }
         }
         self.remove_worker_from_servers(epoll, id);
+        self.supervisor.cancel_kill(id, None);
         if self.trace {
             eprintln!(
                 "CLUSTER {}: worker {id} exited {exit:?}",
@@ -963,7 +1165,7 @@ impl State {
     fn protocol_error(&mut self, epoll: &Epoll, id: WorkerId, message: String) {
         if let Some(slot) = self.workers.get(&id) {
             if slot.pidfd.is_some() {
-                let _ = sys::kill(slot.pid, nix::libc::SIGKILL);
+                let _ = sys::kill(slot.pid, libc::SIGKILL);
             }
         }
         self.events.push(Event::ProtocolError {

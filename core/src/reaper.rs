@@ -81,7 +81,7 @@ pub fn end_all(workers: Vec<Leaving>, grace: Duration) -> Vec<(WorkerId, Exit)> 
     }
     for worker in running {
         // Not yet reaped, so the pid is still this worker's.
-        let _ = sys::kill(worker.pid, nix::libc::SIGKILL);
+        let _ = sys::kill(worker.pid, libc::SIGKILL);
         if let Ok(status) = sys::reap_blocking(worker.pid) {
             ended.push((worker.id, Exit::from(status)));
         }

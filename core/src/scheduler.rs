@@ -31,9 +31,15 @@ pub struct RoundRobin<C> {
     /// Sticky mode: connections waiting for their own (busy) worker.
     queued: IntMap<WorkerId, VecDeque<(C, u64)>>,
     /// Sticky mode: clients hash to slots, not worker ids, and a joining worker fills the
-    /// first vacant slot, so a replacement inherits exactly the clients of the worker it
-    /// replaces.
+    /// first vacant slot (or the slot supervision gives it), so a replacement inherits
+    /// exactly the clients of the worker it replaces.
     slots: Vec<Option<WorkerId>>,
+    /// Workers that joined but are not ready yet (supervision's readiness gate), with the
+    /// slot they will take: they hold the server but receive nothing until `open`.
+    gated: Vec<(WorkerId, Option<u32>)>,
+    /// The slot supervision gave each worker that has one: a slot whose newer holder
+    /// leaves goes back to an older holder still here (a replacement that failed).
+    slot_of: IntMap<WorkerId, u32>,
 }
 
 impl<C> Default for RoundRobin<C> {
@@ -45,6 +51,8 @@ impl<C> Default for RoundRobin<C> {
             sticky: false,
             queued: IntMap::default(),
             slots: Vec::new(),
+            gated: Vec::new(),
+            slot_of: IntMap::default(),
         }
     }
 }
@@ -63,11 +71,11 @@ impl<C> RoundRobin<C> {
     }
 
     pub fn has(&self, worker: WorkerId) -> bool {
-        self.all.contains(&worker)
+        self.all.contains(&worker) || self.gated.iter().any(|&(w, _)| w == worker)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.all.is_empty()
+        self.all.is_empty() && self.gated.is_empty()
     }
 
     /// The worker a client with this affinity belongs to.
@@ -82,14 +90,48 @@ impl<C> RoundRobin<C> {
 
     /// A worker joins; returns a connection to hand it right away, if one is waiting.
     pub fn add(&mut self, worker: WorkerId) -> Option<C> {
+        self.add_in_slot(worker, None)
+    }
+
+    /// A worker joins into sticky slot `slot` (its predecessor's, which it takes over even
+    /// while the predecessor still drains), or the first vacant one.
+    pub fn add_in_slot(&mut self, worker: WorkerId, slot: Option<u32>) -> Option<C> {
         if !self.all.contains(&worker) {
             self.all.push(worker);
-            match self.slots.iter_mut().find(|slot| slot.is_none()) {
-                Some(slot) => *slot = Some(worker),
-                None => self.slots.push(Some(worker)),
+            match slot.map(|s| s as usize) {
+                Some(index) => {
+                    if self.slots.len() <= index {
+                        self.slots.resize(index + 1, None);
+                    }
+                    self.slots[index] = Some(worker);
+                    self.slot_of.insert(worker, index as u32);
+                }
+                None => match self.slots.iter_mut().find(|slot| slot.is_none()) {
+                    Some(slot) => *slot = Some(worker),
+                    None => self.slots.push(Some(worker)),
+                },
             }
         }
         self.handoff(worker)
+    }
+
+    /// A worker that is not ready yet joins: it holds the server, receives nothing.
+    pub fn add_gated(&mut self, worker: WorkerId, slot: Option<u32>) {
+        if !self.has(worker) {
+            self.gated.push((worker, slot));
+        }
+    }
+
+    /// A gated worker became ready: it joins for real. Returns a connection to hand it
+    /// right away, if one is waiting; None also when it was not gated here.
+    pub fn open(&mut self, worker: WorkerId) -> Option<C> {
+        let index = self.gated.iter().position(|&(w, _)| w == worker)?;
+        let (_, slot) = self.gated.remove(index);
+        self.add_in_slot(worker, slot)
+    }
+
+    pub fn is_gated(&self, worker: WorkerId) -> bool {
+        self.gated.iter().any(|&(w, _)| w == worker)
     }
 
     /// A worker leaves. Returns true when nobody holds the server any more. In sticky
@@ -98,8 +140,13 @@ impl<C> RoundRobin<C> {
     pub fn remove(&mut self, worker: WorkerId) -> bool {
         self.all.retain(|&w| w != worker);
         self.free.retain(|&w| w != worker);
-        for slot in self.slots.iter_mut().filter(|slot| **slot == Some(worker)) {
-            *slot = None;
+        self.gated.retain(|&(w, _)| w != worker);
+        self.slot_of.remove(&worker);
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if *slot == Some(worker) {
+                let older = self.slot_of.iter().find(|&(_, &s)| s as usize == index);
+                *slot = older.map(|(&w, _)| w);
+            }
         }
         if self.all.is_empty() {
             self.slots.clear();
@@ -107,7 +154,7 @@ impl<C> RoundRobin<C> {
         if let Some(waiting) = self.queued.remove(&worker) {
             self.pending.extend(waiting);
         }
-        self.all.is_empty()
+        self.is_empty()
     }
 
     /// A new connection: returns the worker to send it to, or keeps it queued.
@@ -314,6 +361,58 @@ mod tests {
         assert_eq!(rr.distribute("second", client), None);
         rr.remove(1);
         assert_eq!(rr.dispatch_waiting(), vec![(2, "second")]);
+    }
+
+    #[test]
+    fn a_gated_worker_holds_the_server_but_receives_nothing_until_opened() {
+        let mut rr = RoundRobin::new();
+        rr.add(1);
+        rr.add_gated(2, None);
+        assert!(rr.has(2));
+        assert!(!rr.remove(1), "the gated worker still holds the server");
+        // Nobody routable: the connection waits, it does not go to the gated worker.
+        assert_eq!(rr.distribute("a", 0), None);
+        assert!(!rr.wants_connections());
+        assert_eq!(rr.open(2), Some("a"));
+        assert_eq!(rr.open(2), None, "opened once");
+        assert!(rr.remove(2));
+    }
+
+    #[test]
+    fn sticky_gated_worker_takes_no_clients_until_opened_then_takes_its_slot() {
+        let mut rr: RoundRobin<u64> = RoundRobin::new_sticky();
+        rr.add_in_slot(1, Some(0));
+        rr.add_in_slot(2, Some(1));
+        let before: Vec<WorkerId> = (0..200).map(|c| rr.owner_of(c).unwrap()).collect();
+        // A replacement for worker 1 joins its slot, gated: nothing moves yet.
+        rr.add_gated(3, Some(0));
+        for (client, old) in before.iter().enumerate() {
+            assert_eq!(rr.owner_of(client as u64), Some(*old));
+        }
+        // Ready: exactly worker 1's clients are now worker 3's, while 1 still drains.
+        rr.open(3);
+        for (client, old) in before.iter().enumerate() {
+            let expected = if *old == 1 { 3 } else { *old };
+            assert_eq!(rr.owner_of(client as u64), Some(expected));
+        }
+        rr.remove(1);
+        for (client, old) in before.iter().enumerate() {
+            let expected = if *old == 1 { 3 } else { *old };
+            assert_eq!(rr.owner_of(client as u64), Some(expected));
+        }
+    }
+
+    #[test]
+    fn sticky_slot_goes_back_to_the_predecessor_when_its_replacement_leaves_first() {
+        let mut rr: RoundRobin<u64> = RoundRobin::new_sticky();
+        rr.add_in_slot(1, Some(0));
+        rr.add_in_slot(2, Some(1));
+        let before: Vec<WorkerId> = (0..200).map(|c| rr.owner_of(c).unwrap()).collect();
+        rr.add_in_slot(3, Some(0));
+        rr.remove(3);
+        for (client, old) in before.iter().enumerate() {
+            assert_eq!(rr.owner_of(client as u64), Some(*old));
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::int_map::IntMap;
 use crate::scheduler::{RoundRobin, WorkerId};
 use crate::sys;
-use nix::libc;
+use libc;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -345,6 +345,9 @@ pub struct ReuseSocket {
     pub listener: Listener,
     /// The worker listening on it; None when it is an orphan waiting for a replacement.
     pub owner: Option<WorkerId>,
+    /// The supervision slot it belongs to: a replacement in that slot shares it with its
+    /// draining predecessor, then keeps it.
+    pub slot: Option<u32>,
     /// Registered with the I/O thread (only orphans are).
     pub watched: bool,
 }
@@ -363,9 +366,21 @@ pub struct ReusePortGroup {
 }
 
 impl ReusePortGroup {
-    /// The socket for a joining worker: an orphan if there is one, else a new member.
-    pub fn claim(&mut self, worker: WorkerId, next_uid: &mut u32) -> Result<&mut ReuseSocket, i32> {
-        let index = match self.sockets.iter().position(|s| s.owner.is_none()) {
+    /// The socket for a joining worker: its slot's if it has one, else an orphan if there
+    /// is one, else a new member.
+    pub fn claim(
+        &mut self,
+        worker: WorkerId,
+        slot: Option<u32>,
+        next_uid: &mut u32,
+    ) -> Result<&mut ReuseSocket, i32> {
+        let of_slot = slot.and_then(|slot| self.sockets.iter().position(|s| s.slot == Some(slot)));
+        let orphan = || {
+            self.sockets
+                .iter()
+                .position(|s| s.owner.is_none() && (slot.is_none() || s.slot.is_none()))
+        };
+        let index = match of_slot.or_else(orphan) {
             Some(index) => index,
             None => {
                 let listener =
@@ -375,6 +390,7 @@ impl ReusePortGroup {
                     uid: *next_uid,
                     listener,
                     owner: None,
+                    slot,
                     watched: false,
                 });
                 self.sockets.len() - 1
@@ -382,6 +398,9 @@ impl ReusePortGroup {
         };
         let socket = &mut self.sockets[index];
         socket.owner = Some(worker);
+        if slot.is_some() {
+            socket.slot = slot;
+        }
         Ok(socket)
     }
 
@@ -394,8 +413,9 @@ impl ReusePortGroup {
         self.sockets.iter().all(|s| s.owner.is_none())
     }
 
+    /// Owns a socket, or shares one it has handed over to its replacement.
     pub fn holds(&self, worker: WorkerId) -> bool {
-        self.sockets.iter().any(|s| s.owner == Some(worker))
+        self.sockets.iter().any(|s| s.owner == Some(worker)) || self.forward.has(worker)
     }
 }
 
@@ -600,6 +620,26 @@ mod tests {
         assert_eq!(name["address"], "127.0.0.1");
         assert!(name["port"].as_u64().unwrap() > 0);
         let port = name["port"].as_u64().unwrap() as u16;
+        std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    }
+
+    #[test]
+    fn sockets_handed_to_workers_are_non_blocking_as_libuv_makes_them() {
+        // Shared by every worker under SCHED_NONE (and by a reuseport replacement and its
+        // predecessor): a blocking one leaves a worker stuck in accept() after it lost the
+        // race for a connection.
+        let shared = open(&tcp_request(Some("127.0.0.1"), 0), false).unwrap();
+        assert!(sys::is_nonblocking(shared.fd.as_raw_fd()).unwrap());
+        let port = sockname(&shared.fd).unwrap()["port"].as_u64().unwrap() as u16;
+        let reuse = open_reuseport(&tcp_request(Some("127.0.0.1"), 0), 0).unwrap();
+        assert!(sys::is_nonblocking(reuse.fd.as_raw_fd()).unwrap());
+        let mut udp = tcp_request(Some("127.0.0.1"), 0);
+        udp.transport = Transport::Udp { v6: false };
+        let udp = open(&udp, false).unwrap();
+        assert!(sys::is_nonblocking(udp.fd.as_raw_fd()).unwrap());
+        // Listening with nothing queued: accept says EAGAIN at once instead of waiting.
+        sys::listen(shared.fd.as_raw_fd(), 16).unwrap();
+        assert!(matches!(sys::accept(shared.fd.as_raw_fd()), Ok(None)));
         std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     }
 

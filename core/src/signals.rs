@@ -1,6 +1,6 @@
 //! Signal names as Node spells them (`os.constants.signals`).
 
-use nix::libc;
+use libc;
 
 const SIGNALS: &[(&str, i32)] = &[
     ("SIGHUP", libc::SIGHUP),

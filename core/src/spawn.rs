@@ -255,7 +255,7 @@ mod tests {
         );
         options.program = "/nonexistent/node".into();
         let err = spawn(options).err().unwrap();
-        assert_eq!(err.raw_os_error(), Some(nix::libc::ENOENT));
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
     }
 
     #[test]
@@ -265,9 +265,6 @@ mod tests {
             [StdioSpec::Inherit, StdioSpec::Inherit, StdioSpec::Inherit],
         ))
         .unwrap();
-        assert_eq!(
-            wait(spawned.pid),
-            sys::ExitStatus::Signal(nix::libc::SIGTERM)
-        );
+        assert_eq!(wait(spawned.pid), sys::ExitStatus::Signal(libc::SIGTERM));
     }
 }

@@ -4,7 +4,7 @@
 //! async-signal-safe calls are allowed: `spawn`'s `pre_exec` (which calls back into here)
 //! and the `watchdog`'s whole life; each of those blocks has its own SAFETY comment.
 
-use nix::libc;
+use libc;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -465,6 +465,13 @@ pub fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
     Ok(owned(cvt(unsafe {
         libc::socket(domain, ty | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0)
     })?))
+}
+
+/// Whether O_NONBLOCK is set on the descriptor's open file description.
+pub fn is_nonblocking(fd: RawFd) -> io::Result<bool> {
+    // SAFETY: F_GETFL on a descriptor we hold touches no memory.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    Ok(flags & libc::O_NONBLOCK != 0)
 }
 
 pub fn set_int_option(

@@ -15,7 +15,7 @@
 //! only async-signal-safe syscalls on memory allocated before the fork.
 
 use crate::sys;
-use nix::libc;
+use libc;
 use parking_lot::Mutex;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};

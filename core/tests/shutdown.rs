@@ -68,7 +68,7 @@ fn assert_reaped(pids: &[i32]) {
         // Not a child any more: reaped, no zombie left.
         assert_eq!(
             sys::try_reap(pid).unwrap_err().raw_os_error(),
-            Some(nix::libc::ECHILD)
+            Some(libc::ECHILD)
         );
     }
 }

@@ -63,6 +63,7 @@ async function run({ options, script, args }) {
 
   cluster.on('fork', (worker) => log(`worker ${worker.id} (pid ${worker.process.pid}) forked`));
   cluster.on('listening', (worker, address) => log(`worker ${worker.id} listening on ${describeAddress(address)}`));
+  cluster.on('ready', (worker) => log(`worker ${worker.id} ready`));
   cluster.on('exit', (worker, code, signal) => {
     log(`worker ${worker.id} (pid ${worker.process.pid}) ${signal ? `killed by ${signal}` : `exited with code ${code}`}`);
   });

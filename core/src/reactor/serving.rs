@@ -76,9 +76,13 @@ impl State {
         reply.insert("key".into(), Value::from(server.key.clone()));
         reply.insert("ack".into(), seq);
         reply.insert("data".into(), server.data.clone());
+        let (slot, ready) = self
+            .workers
+            .get(&id)
+            .map_or((None, true), |w| (w.slot, w.ready));
         match &mut server.distribution {
             Distribution::ReusePort(group) => {
-                let socket = match group.claim(id, &mut self.next_socket_uid) {
+                let socket = match group.claim(id, slot, &mut self.next_socket_uid) {
                     Ok(socket) => socket,
                     Err(errno) => {
                         let key = server.key.clone();
@@ -121,7 +125,13 @@ impl State {
                 self.send_internal(epoll, id, reply, Some((fd, handle_type)));
             }
             Distribution::RoundRobin(rr) => {
-                let first = rr.add(id);
+                let first = if ready {
+                    rr.add_in_slot(id, slot)
+                } else {
+                    // Not ready yet: it holds the server but gets nothing (`worker_ready`).
+                    rr.add_gated(id, slot);
+                    None
+                };
                 reply.insert("errno".into(), Value::Null);
                 if let Some(name) = &server.sockname {
                     reply.insert("sockname".into(), name.clone());
@@ -144,11 +154,7 @@ impl State {
         let registered = sys::set_nonblocking(raw)
             .and_then(|_| epoll.add(raw, EPOLLIN | EPOLLET, token(KIND_LISTENER, sid)));
         if let Err(e) = registered {
-            return self.on_listener_failed(
-                epoll,
-                sid,
-                -e.raw_os_error().unwrap_or(nix::libc::EINVAL),
-            );
+            return self.on_listener_failed(epoll, sid, -e.raw_os_error().unwrap_or(libc::EINVAL));
         }
         server.sockname = servers::sockname(&fd);
         server.listener = Some(servers::Listener::adopt(fd));
@@ -231,7 +237,7 @@ impl State {
                     _ => false,
                 });
             if taken {
-                return Err(-nix::libc::EADDRINUSE);
+                return Err(-libc::EADDRINUSE);
             }
             let first = servers::open_reuseport(&req, port_of(&req)?).map_err(|e| errno_of(&e))?;
             let port = servers::sockname(&first.fd)
@@ -245,6 +251,7 @@ impl State {
                     uid: self.next_socket_uid,
                     listener: first,
                     owner: None,
+                    slot: None,
                     watched: false,
                 }],
                 forward: RoundRobin::new(),
@@ -279,8 +286,8 @@ impl State {
         let raw = fd.as_raw_fd();
         sys::set_nonblocking(raw).map_err(|e| errno_of(&e))?;
         // A ListenStream= socket is listening already, with the unit's Backlog=.
-        let listening = sys::int_option(raw, nix::libc::SOL_SOCKET, nix::libc::SO_ACCEPTCONN)
-            .is_ok_and(|on| on != 0);
+        let listening =
+            sys::int_option(raw, libc::SOL_SOCKET, libc::SO_ACCEPTCONN).is_ok_and(|on| on != 0);
         if round_robin && !listening {
             sys::listen(raw, req.backlog.unwrap_or(511)).map_err(|e| errno_of(&e))?;
         }
@@ -311,7 +318,7 @@ impl State {
         let fd = listener.fd.as_raw_fd();
         if round_robin {
             // The accept loop must never block the I/O thread.
-            sys::set_nonblocking(fd).map_err(|e| -e.raw_os_error().unwrap_or(nix::libc::EINVAL))?;
+            sys::set_nonblocking(fd).map_err(|e| -e.raw_os_error().unwrap_or(libc::EINVAL))?;
         }
         let sid = self.servers.insert_unkeyed(Server {
             key: key.to_string(),
@@ -328,7 +335,7 @@ impl State {
             // Edge-triggered: each readiness edge runs the accept loop once a worker is free.
             epoll
                 .add(fd, EPOLLIN | EPOLLET, token(KIND_LISTENER, sid))
-                .map_err(|e| -e.raw_os_error().unwrap_or(nix::libc::EINVAL))?;
+                .map_err(|e| -e.raw_os_error().unwrap_or(libc::EINVAL))?;
         }
         Ok(sid)
     }

@@ -231,7 +231,81 @@ fn a_worker_channel_is_read_by_the_io_thread_only_while_a_connection_is_in_fligh
         "read by the I/O thread after the ack"
     );
 
-    primary.kill(1, nix::libc::SIGKILL).unwrap();
+    primary.kill(1, libc::SIGKILL).unwrap();
     run_until(&mut |_, e| matches!(e, Event::Exit { .. }));
     let _ = std::fs::remove_file(http_worker_script());
+}
+
+/// The next event that is not a `Written` or a `Disconnect`, within 10 s.
+fn next_event(rx: &mpsc::Receiver<(bool, Event)>) -> Event {
+    loop {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok((_, Event::Written { .. } | Event::Disconnect { .. })) => continue,
+            Ok((_, event)) => return event,
+            Err(e) => panic!("no event: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_deadline_kills_from_the_io_thread_with_nobody_calling_in() {
+    let (primary, rx) = recorded_primary();
+    primary
+        .spawn(1, sh("sleep 30"), Serialization::Json)
+        .unwrap();
+    let asked = Instant::now();
+    primary.kill_after(1, 150, libc::SIGKILL, KillReason::StartupTimeout);
+    // The test thread now only waits: the kill comes from the I/O thread's timer.
+    match next_event(&rx) {
+        Event::Timer {
+            kind: TimerEvent::StartupTimeout,
+            id: 1,
+        } => {}
+        other => panic!("expected the startup timeout, got {other:?}"),
+    }
+    assert!(asked.elapsed() >= Duration::from_millis(150));
+    match next_event(&rx) {
+        Event::Exit { worker: 1, exit } => assert_eq!(exit.signal, Some("SIGKILL")),
+        other => panic!("expected the exit, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_cancelled_deadline_leaves_the_worker_alone() {
+    let (primary, rx) = recorded_primary();
+    primary
+        .spawn(2, sh("sleep 0.5; exit 4"), Serialization::Json)
+        .unwrap();
+    primary.kill_after(2, 100, libc::SIGKILL, KillReason::Deadline);
+    primary.cancel_kill(2, KillReason::Deadline);
+    match next_event(&rx) {
+        Event::Exit { worker: 2, exit } => assert_eq!(exit.code, Some(4)),
+        other => panic!("expected a plain exit, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_restart_comes_due_as_a_timer_event_after_its_delay() {
+    let (primary, rx) = recorded_primary();
+    primary.set_restart_policy(Some(RestartPolicy {
+        delay: 120.0,
+        ..RestartPolicy::default()
+    }));
+    primary.slot_started(5);
+    let exited = Instant::now();
+    assert_eq!(
+        primary.slot_exited(5),
+        Some(Decision::Restart {
+            attempt: 1,
+            delay: 120
+        })
+    );
+    match next_event(&rx) {
+        Event::Timer {
+            kind: TimerEvent::Restart,
+            id: 5,
+        } => {}
+        other => panic!("expected the restart, got {other:?}"),
+    }
+    assert!(exited.elapsed() >= Duration::from_millis(120));
 }
