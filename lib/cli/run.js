@@ -1,15 +1,17 @@
 'use strict';
 // `rust-cluster [options] <script>`: runs the script, unmodified, as a cluster. The flags
-// become settings of the cluster's primary (this process); lifecycle lines go to stderr,
-// the workers' own lines (read by the core, line by line) to stdout and stderr.
+// become settings of the cluster's primary (this process), supervision's among them
+// (restarts, graceful stop on SIGTERM/SIGINT, reload on SIGHUP: lib/supervision.js does
+// the work); lifecycle lines go to stderr, the workers' own lines (read by the core, line
+// by line) to stdout and stderr.
 const os = require('os');
 const path = require('path');
 const control = require('./control');
-const { Supervisor } = require('./supervise');
 
 const DEFAULTS = {
   restartDelay: 100, restartMaxDelay: 10000, maxRestarts: 10, restartWindow: 60000, shutdownTimeout: 10000,
 };
+const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'];
 
 function lifecycleLogger(format) {
   return (line) => {
@@ -26,98 +28,113 @@ function describeAddress(address) {
   return `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 }
 
-/**
- * The cluster settings the options map onto, and the supervision settings (restart,
- * shutdownTimeout: supervision's names), which lib/cli/supervise.js applies: they are kept
- * out of setupPrimary() so that nothing else restarts or stops the workers as well.
- */
+/** The cluster settings the options map onto (supervision's and health's under their names). */
 function settingsOf(options, script, args) {
   const o = { ...DEFAULTS, ...options };
-  const settings = {
+  return {
     exec: path.resolve(script),
     args,
     ...(o.policy !== undefined && { schedulingPolicy: o.policy }),
     logFormat: o.logFormat ?? 'prefix',
     ...(o.metrics !== undefined && { metrics: o.metrics }),
-    // Health's settings, under their names.
-    ...(o.heartbeat !== undefined && { heartbeat: { interval: o.heartbeat, timeout: 3 * o.heartbeat } }),
-    ...(o.maxMemory !== undefined && { maxMemory: o.maxMemory }),
-  };
-  const supervision = {
     restart: o.restart === false ? false : {
       delay: o.restartDelay, maxDelay: o.restartMaxDelay, maxRestarts: o.maxRestarts, window: o.restartWindow,
     },
     shutdownTimeout: o.shutdownTimeout,
+    shutdownSignals: SHUTDOWN_SIGNALS,
+    reloadSignal: o.reloadSignal ?? 'SIGHUP',
+    ...(o.heartbeat !== undefined && { heartbeat: { interval: o.heartbeat, timeout: 3 * o.heartbeat } }),
+    ...(o.maxMemory !== undefined && { maxMemory: o.maxMemory }),
   };
-  return { settings, supervision };
+}
+
+/** What `status` shows of each worker. */
+function workerStatus(cluster, forkedAt, restarts) {
+  const binding = require('../../binding');
+  const now = Date.now();
+  return Object.values(cluster.workers).filter((w) => !w.isDead()).sort((a, b) => a.id - b.id).map((w) => {
+    const pid = w.process.pid;
+    const uptime = (now - (forkedAt.get(w) ?? now)) / 1000;
+    const stats = binding.processStats(pid);
+    return {
+      id: w.id,
+      pid,
+      state: w.isReady() ? 'ready' : w.state,
+      uptime,
+      cpu: stats && uptime > 0 ? (100 * stats.cpuSeconds) / uptime : null,
+      rss: stats ? stats.rssBytes : null,
+      restarts: restarts.get(w) ?? 0,
+      connections: binding.workerConnections(w.id),
+    };
+  });
 }
 
 async function run({ options, script, args }) {
   const cluster = require('../../index');
   const log = lifecycleLogger(options.logFormat);
   const count = options.workers === undefined || options.workers === 'auto' ? os.availableParallelism() : options.workers;
-  const { settings, supervision } = settingsOf(options, script, args);
+  const settings = settingsOf(options, script, args);
   cluster.setupPrimary(settings);
   require('../../binding').countConnections();
-  const supervisor = new Supervisor(cluster, supervision, log);
 
-  cluster.on('fork', (worker) => log(`worker ${worker.id} (pid ${worker.process.pid}) forked`));
+  const forkedAt = new Map();
+  const restarts = new Map();
+  cluster.on('fork', (worker) => {
+    forkedAt.set(worker, Date.now());
+    log(`worker ${worker.id} (pid ${worker.process.pid}) forked`);
+  });
   cluster.on('listening', (worker, address) => log(`worker ${worker.id} listening on ${describeAddress(address)}`));
   cluster.on('ready', (worker) => log(`worker ${worker.id} ready`));
   cluster.on('exit', (worker, code, signal) => {
     log(`worker ${worker.id} (pid ${worker.process.pid}) ${signal ? `killed by ${signal}` : `exited with code ${code}`}`);
   });
+  cluster.on('restart', (worker, old, info) => {
+    restarts.set(worker, info.attempt);
+    log(`worker ${old.id} restarted as worker ${worker.id} after ${info.delay} ms (attempt ${info.attempt})`);
+  });
+  cluster.on('giveup', (worker, info) => {
+    log(`gave up on worker ${worker.id}'s slot: ${info.restarts} restarts within ${info.window} ms`);
+    // Nothing left to serve: stop, and say so in the exit code.
+    if (Object.values(cluster.workers).every((w) => w.isDead())) process.exit(1);
+  });
+  cluster.on('reload', ({ replaced }) => {
+    log(`reloaded: ${replaced.map(([a, b]) => `worker ${a} -> ${b}`).join(', ') || 'no worker'}`);
+  });
+  // Supervision handles the signals (shutdownSignals, reloadSignal); these only say so.
+  for (const signal of SHUTDOWN_SIGNALS) process.on(signal, () => log(`stopping (${signal})`));
+  process.on(settings.reloadSignal, () => log('reloading'));
+  process.on('exit', (code) => log(code === 0 ? 'stopped' : `exiting with code ${code}`));
   const endpoint = cluster.metricsAddress();
   if (endpoint !== null) {
     const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
     log(`metrics on http://${host}:${endpoint.port}${endpoint.path}`);
   }
 
-  const stop = (reason) => supervisor.shutdown(reason).then(() => {
-    log('stopped');
-    process.exit(0);
-  });
-  let signalled = false;
-  for (const signal of ['SIGTERM', 'SIGINT']) {
-    process.on(signal, () => {
-      if (signalled) {
-        // A second signal: stop waiting.
-        for (const worker of Object.values(cluster.workers)) worker.process.kill('SIGKILL');
-        process.exit(1);
-      }
-      signalled = true;
-      stop(signal);
-    });
-  }
-  const reload = async () => {
-    log('reloading');
-    const replaced = await supervisor.reload();
-    log(`reloaded: ${replaced.map(([a, b]) => `worker ${a} -> ${b}`).join(', ') || 'no worker'}`);
-    return { replaced };
-  };
-  process.on(options.reloadSignal ?? 'SIGHUP', () => {
-    reload().catch((err) => log(`reload failed: ${err.message}`));
-  });
-
   if (options.control !== undefined) {
     const socketPath = path.resolve(options.control);
     await control.serve(socketPath, {
-      status: () => ({ workers: supervisor.status() }),
-      reload,
+      status: () => ({ workers: workerStatus(cluster, forkedAt, restarts) }),
+      reload: () => {
+        log('reloading');
+        return cluster.reload();
+      },
       scale: async ({ n }) => {
         if (!Number.isInteger(n) || n < 0) throw new Error('scale needs an integer >= 0');
         log(`scaling to ${n}`);
-        await supervisor.scale(n);
+        await cluster.scale(n);
         return { workers: n };
       },
       stop: () => {
-        setImmediate(() => stop('control'));
+        setImmediate(() => {
+          log('stopping (control)');
+          cluster.shutdown().then(() => process.exit(0));
+        });
         return {};
       },
     });
     log(`control socket at ${socketPath}`);
   }
-  supervisor.start(count);
+  for (let i = 0; i < count; i++) cluster.fork();
 }
 
 module.exports = { run, settingsOf };
