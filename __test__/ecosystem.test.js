@@ -24,13 +24,13 @@
 
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { ROOT, start, get, getFreePort, cleanupAll } = require('./helpers/run.js');
+const { ROOT, TAG_VAR, start, get, getFreePort, cleanupAll, killTagged } = require('./helpers/run.js');
 const { cleanEnv, command } = require('./helpers/command.js');
 const { OTHER_MAJORS, nodeBinary } = require('./helpers/node-versions.js');
 
