@@ -49,6 +49,12 @@ export declare class NativePrimary {
    */
   killAfter(id: number, ms: number, signal: number, startup: boolean): void
   cancelKill(id: number, startup: boolean): void
+  /** Turns the health watch on or off (for workers spawned afterwards). */
+  configureHealth(options: HealthOptions): void
+  /** Worker `id`'s figures now; undefined once it is reaped. */
+  workerStats(id: number): ProcStats | null
+  /** The primary's own figures (uptime is the facade's). */
+  primaryStats(): ProcStats | null
   forget(id: number): void
 }
 
@@ -59,8 +65,28 @@ export declare class NativePrimary {
  */
 export declare function adoptListenFds(listenPid?: string | undefined | null, listenFds?: string | undefined | null, fdNames?: string | undefined | null): number
 
-/** Counts the connections handed to each worker from now on (`workerConnections`). */
-export declare function countConnections(): void
+/** The CPUs this process may run on (its affinity mask). */
+export declare function allowedCpus(): Array<number>
+
+/** How many CPUs this process may really use: its mask and the cgroup v2 quota. */
+export declare function availableParallelism(): number
+
+/** The health keys of `cluster.setupPrimary()`, validated by the facade (lib/health.js). */
+export interface HealthOptions {
+  /** Heartbeat interval and timeout (ms), when the heartbeat is on. */
+  heartbeatInterval?: number
+  heartbeatTimeout?: number
+  /** Sent first to an unresponsive worker (0: none), SIGKILL `evidence_grace` ms later. */
+  evidenceSignal: number
+  evidenceGrace: number
+  /** Bytes, when the memory limit is on; `memory_metric` "rss" | "pss". */
+  maxMemory?: number
+  memoryMetric: string
+  sampleInterval: number
+  recycleConnections?: number
+  recycleUptime?: number
+  recycleJitter: number
+}
 
 /** Writes what worker `id` wrote so far (before its exit is reported). */
 export declare function logsDrain(id: number): void
@@ -123,12 +149,19 @@ export interface PeerCredentials {
   gid: number
 }
 
-/** CPU seconds and resident bytes of `pid`, from /proc (the core's reader), or null. */
-export declare function processStats(pid: number): ProcessStats | null
-
-export interface ProcessStats {
-  cpuSeconds: number
-  rssBytes: number
+/** A worker's (or the primary's) figures from `/proc`: CPU times in µs, memory in bytes. */
+export interface ProcStats {
+  pid: number
+  uptime: number
+  cpuUser: number
+  cpuSystem: number
+  cpuPercent: number
+  rss: number
+  pss?: number
+  fds: number
+  threads: number
+  connections: number
+  eventLoopDelay?: number
 }
 
 /** What the core decided about a slot whose worker exited unexpectedly. */
@@ -186,6 +219,8 @@ export interface SpawnRequest {
   logFormat?: string
   /** Supervision's slot (sticky slot and reuseport socket a replacement inherits). */
   slot?: number
+  /** CPUs to pin the worker to before exec (`cpuAffinity`). */
+  cpuAffinity?: Array<number>
 }
 
 export interface SpawnResult {
@@ -195,5 +230,3 @@ export interface SpawnResult {
   /** The primary's ends of piped stdio (-1 where not piped). */
   stdio: Array<number>
 }
-
-export declare function workerConnections(id: number): number

@@ -39,6 +39,17 @@ export declare const setupPrimary: typeof cluster.setupPrimary;
 /** @deprecated since Node v16.0.0: use `setupPrimary`. */
 export declare const setupMaster: typeof cluster.setupMaster;
 
+/** `cluster.shutdown()` (rust-cluster). */
+export declare const shutdown: typeof cluster.shutdown;
+/** `cluster.reload()` (rust-cluster). */
+export declare const reload: typeof cluster.reload;
+/** `cluster.scale()` (rust-cluster). */
+export declare const scale: typeof cluster.scale;
+/** `cluster.stats()` (rust-cluster). */
+export declare const stats: typeof cluster.stats;
+/** `cluster.availableParallelism()` (rust-cluster). */
+export declare const availableParallelism: typeof cluster.availableParallelism;
+
 export type Address = cluster.Address;
 export type Cluster = cluster.Cluster;
 export type ClusterSettings = cluster.ClusterSettings;

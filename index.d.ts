@@ -101,6 +101,11 @@ declare class Worker extends EventEmitter {
   /** True if the worker's process has terminated (by exiting or by a signal). */
   isDead(): boolean;
   /**
+   * rust-cluster addition: the worker's figures, read by the Rust primary from `/proc`
+   * now (no code runs in the worker). Node's `Worker` has no such method.
+   */
+  stats(): cluster.WorkerStats;
+  /**
    * True if the worker exited because of `.disconnect()` or `.kill()`, false if it exited
    * any other way. (At run time it is `undefined` until the worker has exited or
    * disconnected; typed as `boolean` as in @types/node.)
@@ -166,6 +171,13 @@ declare class Worker extends EventEmitter {
   prependOnceListener(event: 'online', listener: () => void): this;
   prependOnceListener(event: 'ready', listener: () => void): this;
   prependOnceListener<E extends string | symbol>(event: OtherEvent<E, WorkerEvent>, listener: (...args: any[]) => void): this;
+  /** rust-cluster: as the cluster's 'unresponsive', 'memory' and 'recycle', without the worker. */
+  on(event: 'unresponsive', listener: (info: cluster.UnresponsiveInfo) => void): this;
+  on(event: 'memory', listener: (info: cluster.MemoryInfo) => void): this;
+  on(event: 'recycle', listener: (info: cluster.RecycleInfo) => void): this;
+  once(event: 'unresponsive', listener: (info: cluster.UnresponsiveInfo) => void): this;
+  once(event: 'memory', listener: (info: cluster.MemoryInfo) => void): this;
+  once(event: 'recycle', listener: (info: cluster.RecycleInfo) => void): this;
 }
 
 /** The Worker class under a name the `cluster` namespace can alias. */
@@ -256,6 +268,36 @@ declare namespace cluster {
      */
     maxMessageBytes?: number | undefined;
     /**
+     * rust-cluster addition: each worker sends a heartbeat every `interval` ms (a preload
+     * of rust-cluster's, added to its execArgv); one silent for `timeout` ms is
+     * unresponsive: 'unresponsive' is emitted, it gets no more connections, and it is
+     * killed (after its stuck stack is taken through the inspector, printed as a
+     * warning), then replaced if `restart` is on. `true`: the defaults. Default: off.
+     */
+    heartbeat?: boolean | HeartbeatSettings | undefined;
+    /**
+     * rust-cluster addition: a worker over this many bytes (or a size such as `'512M'`,
+     * `'1.5G'`) for two samples in a row gets a 'memory' event and a graceful
+     * replacement, one worker at a time. Default: no limit.
+     */
+    maxMemory?: number | string | undefined;
+    /** rust-cluster addition: what `maxMemory` is compared with. Default: `'rss'`. */
+    memoryMetric?: 'rss' | 'pss' | undefined;
+    /** rust-cluster addition: ms between the `maxMemory` samples. Default: `1000`. */
+    sampleInterval?: number | undefined;
+    /**
+     * rust-cluster addition: replace a worker gracefully after `connections` connections
+     * (handed by the primary: `rr` and `sticky`) or `uptime` ms, each moved up by a random
+     * amount up to `jitter` (in that limit's unit). Default: off.
+     */
+    recycle?: RecycleSettings | undefined;
+    /**
+     * rust-cluster addition: pin each worker, before exec, to one CPU of the primary's
+     * allowed set in turn (`'spread'`, by slot), or to the given CPU lists by slot
+     * (wrapping around). Default: not pinned.
+     */
+    cpuAffinity?: 'spread' | number[][] | undefined;
+    /**
      * rust-cluster supervision: replace a worker that exits unexpectedly (not after
      * `disconnect()`, `kill()`, `shutdown()`, `reload()` or `scale()`), in its slot, after
      * `delay × factor^n` ms (n: the slot's consecutive unexpected exits, reset once a
@@ -311,6 +353,73 @@ declare namespace cluster {
     address: string;
     port: number;
     path: string;
+  }
+
+  /** `heartbeat` settings (ms). */
+  interface HeartbeatSettings {
+    /** Default: `1000`. */
+    interval?: number | undefined;
+    /** Must be greater than `interval`. Default: `10000`. */
+    timeout?: number | undefined;
+  }
+
+  /** `recycle` settings: at least one of `connections` and `uptime`. */
+  interface RecycleSettings {
+    connections?: number | undefined;
+    uptime?: number | undefined;
+    /** Default: `0`. */
+    jitter?: number | undefined;
+  }
+
+  /** A process's figures from `/proc`: CPU times in µs, memory in bytes, uptime in ms. */
+  interface ProcessStats {
+    pid: number;
+    uptime: number;
+    cpu: { user: number; system: number };
+    /** CPU share over the last sample (100 = one core). */
+    cpuPercent: number;
+    rss: number;
+    pss: number;
+    fds: number;
+    threads: number;
+  }
+
+  /** `worker.stats()`. */
+  interface WorkerStats extends ProcessStats {
+    id: number;
+    state: string;
+    ready: boolean;
+    /** Connections the primary handed it (`rr` and `sticky`). */
+    connections: number;
+    /** Workers that held its slot before it. */
+    restarts: number;
+    /** Its last heartbeat's worst event-loop delay (ms); only with `heartbeat` on. */
+    eventLoopDelay?: number | null;
+  }
+
+  /** `cluster.stats()`. */
+  interface ClusterStats {
+    primary: ProcessStats;
+    workers: WorkerStats[];
+  }
+
+  interface UnresponsiveInfo {
+    /** When its last heartbeat came (epoch ms), null if it never beat. */
+    lastBeat: number | null;
+    /** The worst event-loop delay its last heartbeat reported (ms). */
+    eventLoopDelay: number | null;
+  }
+
+  interface MemoryInfo {
+    rss: number;
+    pss: number | null;
+    limit: number;
+  }
+
+  interface RecycleInfo {
+    reason: 'connections' | 'uptime';
+    connections: number;
+    uptime: number;
   }
 
   /** rust-cluster: `restart` of `ClusterSettings`, with its defaults. */
@@ -467,6 +576,22 @@ declare namespace cluster {
      * and ready; with `restart` on, `n` is the count the primary keeps.
      */
     scale(n: number): Promise<void>;
+    /** rust-cluster addition: the primary's and every worker's figures from `/proc`. */
+    stats(): ClusterStats;
+    /**
+     * rust-cluster addition: the CPUs this process may really use: its affinity mask,
+     * bounded by the cgroup v2 `cpu.max` quota (`os.availableParallelism()` ignores it).
+     */
+    availableParallelism(): number;
+    /** rust-cluster: a worker missed its heartbeats for `heartbeat.timeout` ms. */
+    on(event: 'unresponsive', listener: (worker: Worker, info: UnresponsiveInfo) => void): this;
+    /** rust-cluster: a worker stayed over `maxMemory`; it is being replaced. */
+    on(event: 'memory', listener: (worker: Worker, info: MemoryInfo) => void): this;
+    /** rust-cluster: a worker reached a `recycle` limit; it is being replaced. */
+    on(event: 'recycle', listener: (worker: Worker, info: RecycleInfo) => void): this;
+    once(event: 'unresponsive', listener: (worker: Worker, info: UnresponsiveInfo) => void): this;
+    once(event: 'memory', listener: (worker: Worker, info: MemoryInfo) => void): this;
+    once(event: 'recycle', listener: (worker: Worker, info: RecycleInfo) => void): this;
     /**
      * events.EventEmitter
      *   1. disconnect

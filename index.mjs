@@ -14,3 +14,9 @@ export const fork = (...args) => cluster.fork(...args);
 export const disconnect = (...args) => cluster.disconnect(...args);
 export const setupPrimary = (...args) => cluster.setupPrimary(...args);
 export const setupMaster = (...args) => cluster.setupMaster(...args);
+// rust-cluster's additions (primary only, as cluster.fork).
+export const shutdown = (...args) => cluster.shutdown(...args);
+export const reload = (...args) => cluster.reload(...args);
+export const scale = (...args) => cluster.scale(...args);
+export const stats = (...args) => cluster.stats(...args);
+export const availableParallelism = (...args) => cluster.availableParallelism(...args);

@@ -74,6 +74,21 @@ test('a reload whose new code throws at start leaves the old workers serving, lo
   assert.strictEqual(proc.grep(/"event":"exit"/).length, 1);
 });
 
+test('a reload whose new code never gets ready within reload({ timeout }) is stopped there, the old workers serving', async (t) => {
+  const { proc, done, stats, ids, servedAfter } = await reloadUnderLoad(t, 'reload.js', {
+    env: { POLICY: 'rr', FAIL_AT_START: 'hang' }, signal: 'SIGHUP', doneLine: /"event":"reload-failed"/,
+  });
+  assert.strictEqual(stats.failed, 0, JSON.stringify(stats.errors));
+  assert.strictEqual(done.code, 'ERR_CLUSTER_RELOAD_FAILED');
+  assert.match(done.message, /worker 5 was not ready within 800 ms/);
+  assert.deepStrictEqual(done.ids, ids);
+  assert.deepStrictEqual(Object.keys(servedAfter).map(Number).sort(), ids);
+  // The replacement was killed, and not restarted.
+  const exit = JSON.parse((await proc.waitFor(/"event":"exit"/)).line);
+  assert.deepStrictEqual({ id: exit.id, signal: exit.signal }, { id: 5, signal: 'SIGKILL' });
+  assert.strictEqual(proc.grep(/"event":"fork"/).filter((l) => !/"id":[1-5]}/.test(l.line)).length, 0);
+});
+
 test('reload() with keep-alive clients fails no more requests than the built-in with the guide\'s hand-written graceful restart', async (t) => {
   const ours = await reloadUnderLoad(t, 'reload.js', { env: { POLICY: 'rr' }, keepAlive: true, before: 2000, after: 2000 });
   const builtin = await reloadUnderLoad(t, 'guide-reload.js', { impl: 'builtin', keepAlive: true, before: 2000, after: 2000 });

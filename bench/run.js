@@ -22,7 +22,7 @@ const { machine, which, gitCommit, CLK_TCK } = require('./lib/system');
 const { describeGenerator } = require('./lib/load');
 const { format, writeJson, IMPL_LABEL, ratio } = require('./lib/report');
 
-const SUITES = ['http', 'ipc', 'spawn', 'memory', 'limits'].map((name) => require(`./suites/${name}`));
+const SUITES = ['http', 'ipc', 'spawn', 'memory', 'limits', 'watch'].map((name) => require(`./suites/${name}`));
 const RESULTS = path.join(__dirname, 'results', 'latest.json');
 
 function number(name, fallback) {

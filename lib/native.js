@@ -32,7 +32,7 @@ function openListener(event) {
 
 // A batch arrives as one flat array, five cells per event: [kind, worker, payload, a, b]
 // (see src/lib.rs); each becomes a small plain object here, where that is cheap.
-const KINDS = ['internal', 'message', 'disconnect', 'exit', 'written', 'error', 'open', 'timer'];
+const KINDS = ['internal', 'message', 'disconnect', 'exit', 'written', 'error', 'open', 'timer', 'health'];
 const CELLS_PER_EVENT = 5;
 
 // Every event has the same fields, in the same order (one hidden class), so the code that
@@ -65,6 +65,7 @@ function decode(cells, i) {
     case 'written': event.writeIds = [a]; break;
     case 'error': event.message = payload; break;
     case 'open': event.server = a; break;
+    case 'health': event.act = a; break;
     default:
   }
   return event;
@@ -75,6 +76,11 @@ function onEvents(cells) {
     const event = decode(cells, i);
     if (event.kind === 'open') {
       openListener(event);
+      continue;
+    }
+    if (event.kind === 'health') {
+      // A finding of the core's health watch: `act` says which, the payload its figures.
+      if (onHealth !== null) onHealth(event.act, event.worker, JSON.parse(event.text));
       continue;
     }
     if (event.kind === 'timer') {
@@ -94,6 +100,12 @@ function onEvents(cells) {
 
 let binding = null;
 let onTimer = null;
+let onHealth = null;
+
+/** Who hears the core's health findings (lib/health.js). */
+function setHealthHandler(handler) {
+  onHealth = handler;
+}
 
 /** Who hears the core's supervision timers (lib/supervision.js). */
 function setTimerHandler(handler) {
@@ -200,5 +212,5 @@ function unref() {
 
 module.exports = {
   native, spawn, configure, setPolicy, setMaxFrame, setNeeded, releaseWhenIdle,
-  sendString, sendFrame, register, unregister, ref, unref, setTimerHandler,
+  sendString, sendFrame, register, unregister, ref, unref, setTimerHandler, setHealthHandler,
 };

@@ -6,9 +6,10 @@
 const EventEmitter = require('events');
 const { WorkerProcess } = require('./worker_process');
 const Worker = require('./worker');
-const { native, setPolicy, setMaxFrame, setTimerHandler } = require('./native');
+const { native, setPolicy, setMaxFrame, setTimerHandler, setHealthHandler } = require('./native');
 const { nextTick } = require('./scheduling');
 const supervision = require('./supervision');
+const health = require('./health');
 const {
   ERR_INVALID_ARG_TYPE,
   ERR_INVALID_ARG_VALUE,
@@ -75,8 +76,11 @@ cluster.setupPrimary = function setupPrimary(options) {
     ...cluster.settings,
     ...options,
   };
-  // rust-cluster's supervision keys (restart, readyOn, ...): checked before anything changes.
+  // rust-cluster's health keys (heartbeat, maxMemory, ...) and supervision keys (restart,
+  // readyOn, ...): checked before anything changes.
+  const healthConfig = health.validate(settings);
   supervision.configure(settings);
+  health.apply(healthConfig);
   // rust-cluster's metrics endpoint starts with the first settings that ask for it.
   metrics.configure(settings, cluster);
 
@@ -218,8 +222,9 @@ function normalizeStdio(settings) {
 function createWorkerProcess(id, env, slot) {
   const settings = cluster.settings;
   applyMessageLimit(settings);
-  const workerEnv = { ...systemd.workerEnvironment(process.env), ...env, NODE_UNIQUE_ID: `${id}` };
-  const execArgv = [...settings.execArgv, ...supervision.workerExecArgv(settings), ...metrics.workerExecArgv()];
+  const additions = health.spawnAdditions(slot);
+  const workerEnv = { ...systemd.workerEnvironment(process.env), ...env, ...additions.env, NODE_UNIQUE_ID: `${id}` };
+  const execArgv = [...additions.execArgv, ...settings.execArgv, ...supervision.workerExecArgv(settings), ...metrics.workerExecArgv()];
 
   if (settings.inspectPort === null) throw ERR_SOCKET_BAD_PORT('Port', null, true);
   if (isUsingInspector(settings.execArgv)) {
@@ -272,6 +277,7 @@ function createWorkerProcess(id, env, slot) {
     serialization,
     logFormat: settings.logFormat,
     slot,
+    cpuAffinity: additions.cpuAffinity,
   });
 }
 
@@ -319,12 +325,15 @@ cluster.fork = function fork(env) {
   nextTick(emitForkNT, worker);
   cluster.workers[worker.id] = worker;
   supervision.onFork(worker, env, slot);
+  health.onFork(worker, slot);
   metrics.onFork(worker);
   return worker;
 };
 
 supervision.install(cluster, (env) => cluster.fork(env));
 setTimerHandler(supervision.onTimer);
+health.install(cluster);
+setHealthHandler(health.onHealth);
 
 function emitForkNT(worker) {
   cluster.emit('fork', worker);
@@ -332,12 +341,12 @@ function emitForkNT(worker) {
 
 cluster.disconnect = function disconnect(options, cb) {
   // rust-cluster: disconnect({ timeout }, cb) kills what is still alive after `timeout` ms.
-  if (typeof options === 'function' || options === undefined) {
+  // Anything but an object first is Node's disconnect(cb).
+  if (!isOptionsObject(options)) {
     cb = options;
     options = undefined;
   }
-  const timeout = options === undefined ? undefined
-    : supervision.stopTimeout(supervision.validateOptions(options, 'options'), 'options');
+  const timeout = options === undefined ? undefined : supervision.stopTimeout(options, 'options');
   systemd.stoppingWorkers(cluster);
   metrics.stopping();
   const workers = Object.values(cluster.workers);
@@ -354,6 +363,12 @@ cluster.disconnect = function disconnect(options, cb) {
 cluster.shutdown = supervision.shutdown;
 cluster.reload = supervision.reload;
 cluster.scale = supervision.scale;
+cluster.stats = health.clusterStats;
+cluster.availableParallelism = health.availableParallelism;
+
+function isOptionsObject(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
 
 function onInternalMessage(worker, message) {
   if (message.cmd === 'NODE_RUST_CLUSTER_DRAINED') return supervision.onDrained(worker);
@@ -388,9 +403,9 @@ function onInternalMessage(worker, message) {
 
 // The primary-side Worker methods.
 Worker.prototype.disconnect = function disconnect(options) {
-  // rust-cluster: disconnect({ timeout }) kills the worker if it is still alive then.
-  const timeout = options === undefined ? undefined
-    : supervision.stopTimeout(supervision.validateOptions(options, 'options'), 'options');
+  // rust-cluster: disconnect({ timeout }) kills the worker if it is still alive then. Node's
+  // takes no argument and ignores any, so only an object is read as options.
+  const timeout = isOptionsObject(options) ? supervision.stopTimeout(options, 'options') : undefined;
   this.exitedAfterDisconnect = true;
   supervision.markStopping(this);
   if (this.process.connected) native().disconnectWorker(this.id);
@@ -408,6 +423,11 @@ Worker.prototype.destroy = function destroy(signo) {
 /** rust-cluster: where the metrics endpoint listens ({ address, port, path }), or null. */
 cluster.metricsAddress = metrics.address;
 /** rust-cluster: ready (see `readyOn`) and not being stopped. */
+/** rust-cluster: the worker's figures from /proc, as the core reads them now. */
+Worker.prototype.stats = function stats() {
+  return health.workerStats(this);
+};
+
 Worker.prototype.isReady = function isReady() {
   return supervision.isReady(this);
 };

@@ -4,6 +4,7 @@
 // owns the timers (restart delays, deadlines, startup timeouts: see core/src/supervisor),
 // so they fire while this thread is busy; this module validates the settings, keeps each
 // worker's slot and state, forks when the core says so and emits the events.
+const path = require('path');
 const { native, configure: configurePrimary, setNeeded, releaseWhenIdle, ref, unref } = require('./native');
 const scheduling = require('./scheduling');
 // What the probes and the service manager hear of readiness, restarts, stops and reloads.
@@ -18,8 +19,6 @@ const {
   ERR_OUT_OF_RANGE,
 } = require('./errors');
 
-const path = require('path');
-
 const SIGKILL = 9;
 const PRELOAD = path.join(__dirname, 'worker_preload.js');
 // How long a graceful stop lets keep-alive clients move away before the real disconnect.
@@ -33,8 +32,12 @@ const RESTART_DEFAULTS = {
 let cluster = null;
 let forkWorker = null;
 
-// Per worker: { slot, env, ready, stopping, gated }.
+// Per worker: { slot, env, ready, stopping, gated (readyOn 'message'), predecessor (the
+// worker a reload's replacement replaces), preloaded (has lib/worker_preload.js), drained
+// (what to do when its preload reports it drained) }.
 const states = new WeakMap();
+// Workers told to stop that have not exited yet (they may have left cluster.workers).
+const stoppingWorkers = new Set();
 // Slot -> the worker currently holding it (a replacement takes over at its fork).
 const slotOwners = new Map();
 // Slot -> what its pending restart needs: { env, old, attempt, delay, code, signal }.
@@ -51,11 +54,9 @@ let forcedSlot;
 let nextPredecessor = null;
 const installedSignals = new Map();
 
-function validateMs(value, name, { allowInfinity = false } = {}) {
+function validateMs(value, name) {
   if (typeof value !== 'number') throw ERR_INVALID_ARG_TYPE(name, 'number', value);
-  if (Number.isNaN(value) || value < 0 || (!allowInfinity && !Number.isFinite(value))) {
-    throw ERR_OUT_OF_RANGE(name, allowInfinity ? '>= 0' : '>= 0 and finite', value);
-  }
+  if (!Number.isFinite(value) || value < 0) throw ERR_OUT_OF_RANGE(name, '>= 0 and finite', value);
   return value;
 }
 
@@ -182,9 +183,6 @@ function killNow(worker) {
   if (!worker.isDead()) native().kill(worker.id, SIGKILL);
 }
 
-// Workers told to stop that have not exited yet (they may have left cluster.workers).
-const stoppingWorkers = new Set();
-
 function state(worker) {
   return states.get(worker);
 }
@@ -298,12 +296,9 @@ function onDrained(worker) {
   if (finish) finish();
 }
 
+/** A timer of the core fired: 'restart' (id: the slot). ('startupTimeout', id: the worker
+ * just killed, needs nothing here: its exit counts as unexpected like any other.) */
 function onTimer(kind, id) {
-  if (kind === 'startupTimeout') {
-    const worker = cluster.workers[id];
-    if (worker) worker._startupTimedOut = true;
-    return;
-  }
   if (kind === 'restart') restartSlot(id);
 }
 
@@ -402,15 +397,17 @@ function exited(worker) {
   return new Promise((resolve) => (worker.isDead() ? resolve() : worker.once('exit', resolve)));
 }
 
-function waitReady(worker, limit) {
+/** Resolves when `worker` is ready; rejects (an Error with `code` and `worker`) if it exits
+ * first or is not ready within `limit` ms. */
+function waitReady(worker, limit, { what = 'reload', code = 'ERR_CLUSTER_RELOAD_FAILED' } = {}) {
   return new Promise((resolve, reject) => {
     let timer;
     const fail = (reason) => {
       clearTimeout(timer);
       worker.removeListener('ready', onReady);
       worker.removeListener('exit', onExit);
-      const err = new Error(`rust-cluster: reload failed: worker ${worker.id} ${reason}`);
-      err.code = 'ERR_CLUSTER_RELOAD_FAILED';
+      const err = new Error(`rust-cluster: ${what} failed: worker ${worker.id} ${reason}`);
+      err.code = code;
       err.worker = worker;
       reject(err);
     };
@@ -521,15 +518,46 @@ function scale(n) {
     native().forgetSlot(state(worker).slot);
     count--;
   }
-  for (; count < n; count++) {
-    waits.push(waitReady(forkWorker(), startupTimeout).catch((err) => {
-      err.code = 'ERR_CLUSTER_SCALE_FAILED';
-      err.message = err.message.replace('reload failed', 'scale failed');
-      throw err;
-    }));
-  }
-  for (const worker of live) if (!isReady(worker)) waits.push(waitReady(worker, startupTimeout));
+  const failure = { what: 'scale', code: 'ERR_CLUSTER_SCALE_FAILED' };
+  for (; count < n; count++) waits.push(waitReady(forkWorker(), startupTimeout, failure));
+  for (const worker of live) if (!isReady(worker)) waits.push(waitReady(worker, startupTimeout, failure));
   return Promise.all(waits).then(() => undefined);
+}
+
+// ---- one worker's replacement (the health watch's: memory, recycling, unresponsive) ----
+
+/**
+ * Surge-first replace of `old`: a new worker in its slot, and once that one is ready, the
+ * old one stopped gracefully, as reload() stops it (SIGKILL after `timeout`, default
+ * shutdownTimeout). With
+ * `stopOld: false` the old one is being killed anyway and the new one is not waited for.
+ * Resolves with the new worker; rejects (ERR_CLUSTER_REPLACE_FAILED) if it never gets
+ * ready, and the old one keeps its slot.
+ */
+function replace(old, { timeout = shutdownTimeout, stopOld = true } = {}) {
+  const st = state(old);
+  if (!st || st.stopping || old.isDead() || shuttingDown !== null) return Promise.resolve(undefined);
+  if (!stopOld) markStopping(old);
+  const worker = forkReplacement(old);
+  if (!stopOld) return Promise.resolve(worker);
+  const failure = { what: 'replace', code: 'ERR_CLUSTER_REPLACE_FAILED' };
+  return waitReady(worker, startupTimeout ?? timeout, failure).then(() => {
+    if (!old.isDead() && !state(old).stopping) gracefulStop(old, timeout);
+    return worker;
+  }, (err) => {
+    markStopping(worker);
+    if (!worker.isDead()) {
+      if (worker.isConnected()) worker.disconnect();
+      native().kill(worker.id, SIGKILL);
+    }
+    // Its exit gives the slot back to `old` (see onExit).
+    throw err;
+  });
+}
+
+/** The slot of `worker` (undefined for a worker supervision never saw). */
+function slotOf(worker) {
+  return state(worker)?.slot;
 }
 
 function install(clusterObject, fork) {
@@ -555,8 +583,9 @@ module.exports = {
   markStopping,
   setDeadline,
   stopTimeout,
-  validateOptions,
   shutdown,
   reload,
   scale,
+  replace,
+  slotOf,
 };

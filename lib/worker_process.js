@@ -92,6 +92,7 @@ class WorkerProcess extends EventEmitter {
       serialization: spec.serialization,
       logFormat: spec.logFormat,
       slot: spec.slot,
+      cpuAffinity: spec.cpuAffinity,
     });
     if (result.errno !== 0) {
       // Node throws `spawn EPERM` at once for most failures, and reports the few it

@@ -42,6 +42,7 @@ const KIND_WRITTEN: f64 = 4.0;
 const KIND_ERROR: f64 = 5.0;
 const KIND_OPEN: f64 = 6.0;
 const KIND_TIMER: f64 = 7.0;
+const KIND_HEALTH: f64 = 8.0;
 
 fn frame_cell(frame: Vec<u8>, json: bool) -> Cell {
     if json {
@@ -128,6 +129,17 @@ fn push_event(out: &mut Vec<Cell>, event: Event, json_workers: &dyn Fn(u32) -> b
             0,
             Cell::Str(request.to_string()),
             Cell::Num(server as f64),
+            Cell::Undefined,
+        ),
+        Event::Health {
+            worker,
+            kind,
+            detail,
+        } => push(
+            KIND_HEALTH,
+            worker,
+            Cell::Str(detail.to_string()),
+            Cell::Str(kind.to_string()),
             Cell::Undefined,
         ),
         Event::Timer { kind, id } => push(

@@ -5,6 +5,7 @@
 use delivery::{Cell, JsSink, Pending};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use rust_cluster_core::health::{HealthSettings, Heartbeat, MemoryLimit, MemoryMetric, Recycle};
 use rust_cluster_core::supervisor::{Decision, KillReason, RestartPolicy};
 use rust_cluster_core::{reactor, Policy, Primary, Serialization, SpawnOptions, StdioSpec};
 use std::cell::RefCell;
@@ -51,6 +52,109 @@ pub struct SpawnRequest {
     pub log_format: Option<String>,
     /// Supervision's slot (sticky slot and reuseport socket a replacement inherits).
     pub slot: Option<u32>,
+    /// CPUs to pin the worker to before exec (`cpuAffinity`).
+    pub cpu_affinity: Option<Vec<u32>>,
+}
+
+/// The health keys of `cluster.setupPrimary()`, validated by the facade (lib/health.js).
+#[napi(object)]
+pub struct HealthOptions {
+    /// Heartbeat interval and timeout (ms), when the heartbeat is on.
+    pub heartbeat_interval: Option<f64>,
+    pub heartbeat_timeout: Option<f64>,
+    /// Sent first to an unresponsive worker (0: none), SIGKILL `evidence_grace` ms later.
+    pub evidence_signal: i32,
+    pub evidence_grace: f64,
+    /// Bytes, when the memory limit is on; `memory_metric` "rss" | "pss".
+    pub max_memory: Option<f64>,
+    pub memory_metric: String,
+    pub sample_interval: f64,
+    pub recycle_connections: Option<f64>,
+    pub recycle_uptime: Option<f64>,
+    pub recycle_jitter: f64,
+}
+
+/// A worker's (or the primary's) figures from `/proc`: CPU times in µs, memory in bytes.
+#[napi(object)]
+pub struct ProcStats {
+    pub pid: i32,
+    pub uptime: f64,
+    pub cpu_user: f64,
+    pub cpu_system: f64,
+    pub cpu_percent: f64,
+    pub rss: f64,
+    pub pss: Option<f64>,
+    pub fds: f64,
+    pub threads: f64,
+    pub connections: f64,
+    pub event_loop_delay: Option<f64>,
+}
+
+fn proc_stats(
+    pid: i32,
+    uptime: u64,
+    sample: &rust_cluster_core::procfs::Sample,
+    cpu_percent: f64,
+) -> ProcStats {
+    ProcStats {
+        pid,
+        uptime: uptime as f64,
+        cpu_user: sample.user_us as f64,
+        cpu_system: sample.system_us as f64,
+        cpu_percent,
+        rss: sample.rss as f64,
+        pss: sample.pss.map(|p| p as f64),
+        fds: sample.fds as f64,
+        threads: sample.threads as f64,
+        connections: 0.0,
+        event_loop_delay: None,
+    }
+}
+
+fn health_settings(o: &HealthOptions) -> HealthSettings {
+    let heartbeat = match (o.heartbeat_interval, o.heartbeat_timeout) {
+        (Some(interval), Some(timeout)) => Some(Heartbeat {
+            interval: millis(interval),
+            timeout: millis(timeout),
+            evidence_signal: o.evidence_signal,
+            grace: millis(o.evidence_grace),
+        }),
+        _ => None,
+    };
+    let memory = o.max_memory.map(|limit| MemoryLimit {
+        limit: limit as u64,
+        metric: if o.memory_metric == "pss" {
+            MemoryMetric::Pss
+        } else {
+            MemoryMetric::Rss
+        },
+    });
+    let recycle =
+        (o.recycle_connections.is_some() || o.recycle_uptime.is_some()).then(|| Recycle {
+            connections: o.recycle_connections.map(|n| n as u64),
+            uptime: o.recycle_uptime.map(millis),
+            jitter: millis(o.recycle_jitter),
+        });
+    HealthSettings {
+        heartbeat,
+        memory,
+        sample_interval: millis(o.sample_interval).max(1),
+        recycle,
+    }
+}
+
+/// The CPUs this process may run on (its affinity mask).
+#[napi]
+pub fn allowed_cpus() -> Vec<u32> {
+    rust_cluster_core::procfs::allowed_cpus()
+        .map(|cpus| cpus.into_iter().map(|c| c as u32).collect())
+        .unwrap_or_default()
+}
+
+/// How many CPUs this process may really use: its mask and the cgroup v2 quota.
+#[napi]
+pub fn available_parallelism() -> u32 {
+    rust_cluster_core::procfs::available_parallelism() as u32
 }
 
 #[napi(object)]
@@ -394,6 +498,9 @@ impl NativePrimary {
             gid: req.gid,
             stdio: req.stdio.iter().map(|s| stdio_spec(s)).collect(),
             channel_fd: req.channel_fd,
+            cpu_affinity: req
+                .cpu_affinity
+                .map(|cpus| cpus.into_iter().map(|c| c as usize).collect()),
         };
         let spawned = self.with(|live| {
             live.pending.set_json(req.id, json);
@@ -540,6 +647,31 @@ impl NativePrimary {
     #[napi]
     pub fn cancel_kill(&self, id: u32, startup: bool) {
         self.with(|live| live.primary.cancel_kill(id, kill_reason(startup)));
+    }
+
+    /// Turns the health watch on or off (for workers spawned afterwards).
+    #[napi]
+    pub fn configure_health(&self, options: HealthOptions) {
+        let settings = health_settings(&options);
+        self.with(|live| live.primary.configure_health(settings));
+    }
+
+    /// Worker `id`'s figures now; undefined once it is reaped.
+    #[napi]
+    pub fn worker_stats(&self, id: u32) -> Option<ProcStats> {
+        let stats = self.with(|live| live.primary.stats(id)).flatten();
+        stats.map(|s| ProcStats {
+            connections: s.connections as f64,
+            event_loop_delay: s.event_loop_delay,
+            ..proc_stats(s.pid, s.uptime, &s.sample, s.cpu_percent)
+        })
+    }
+
+    /// The primary's own figures (uptime is the facade's).
+    #[napi]
+    pub fn primary_stats(&self) -> Option<ProcStats> {
+        let stats = self.with(|live| live.primary.primary_stats()).flatten();
+        stats.map(|s| proc_stats(s.pid, 0, &s.sample, s.cpu_percent))
     }
 
     #[napi]
@@ -705,30 +837,4 @@ pub fn peer_credentials(fd: i32) -> Option<PeerCredentials> {
     rust_cluster_core::sys::peer_credentials(fd)
         .ok()
         .map(|(pid, uid, gid)| PeerCredentials { pid, uid, gid })
-}
-
-#[napi(object)]
-pub struct ProcessStats {
-    pub cpu_seconds: f64,
-    pub rss_bytes: f64,
-}
-
-/// CPU seconds and resident bytes of `pid`, from /proc (the core's reader), or null.
-#[napi]
-pub fn process_stats(pid: i32) -> Option<ProcessStats> {
-    rust_cluster_core::metrics::proc_stats(pid).map(|p| ProcessStats {
-        cpu_seconds: p.cpu_seconds,
-        rss_bytes: p.rss_bytes as f64,
-    })
-}
-
-/// Counts the connections handed to each worker from now on (`workerConnections`).
-#[napi]
-pub fn count_connections() {
-    rust_cluster_core::metrics::count_connections();
-}
-
-#[napi]
-pub fn worker_connections(id: u32) -> f64 {
-    rust_cluster_core::metrics::connections_of(id) as f64
 }

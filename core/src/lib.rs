@@ -15,16 +15,21 @@
 //! - `reaper`: collecting exits;
 //! - `supervisor`: restart backoff and windows, deadlines and startup timeouts (pure, on
 //!   an injected clock; the reactor drives its timers);
+//! - `procfs`: what `/proc` and cgroup files say about a process (stats, memory, CPUs);
+//! - `health`: heartbeat deadlines, the memory limit and recycling (pure, on an injected
+//!   clock; the reactor samples and acts);
 //! - `watchdog`: no worker outlives a primary that died;
 //! - `int_map`: maps keyed by the primary's own small integers.
 
 pub mod activation;
 pub mod bytes;
 pub mod channel;
+pub mod health;
 pub mod int_map;
 pub mod logs;
 pub mod metrics;
 pub mod notify;
+pub mod procfs;
 pub mod protocol;
 pub mod reactor;
 pub mod reaper;

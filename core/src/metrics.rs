@@ -14,7 +14,6 @@
 //! (`Connection: close`), requests up to `MAX_REQUEST` bytes, read and write timeouts, and
 //! at most `MAX_IN_FLIGHT` connections at once (more are answered 503 at once).
 
-use crate::sys;
 use parking_lot::{Condvar, Mutex};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -345,17 +344,6 @@ pub fn set_readiness(min_ready: Option<u32>, stopping: bool) {
     });
 }
 
-/// Counts handed connections from now on without serving the endpoint (for the command
-/// line's status).
-pub fn count_connections() {
-    ENABLED.store(true, Ordering::Release);
-}
-
-/// Connections the primary handed worker `id` so far.
-pub fn connections_of(id: u32) -> u64 {
-    with_cluster(|c| c.connections.get(&id).copied().unwrap_or(0))
-}
-
 /// The I/O thread handed worker `id` a connection it accepted.
 pub fn count_connection(id: u32) {
     if !ENABLED.load(Ordering::Acquire) {
@@ -367,25 +355,13 @@ pub fn count_connection(id: u32) {
     });
 }
 
-/// CPU seconds (user + system) and resident memory of `pid`, from /proc.
+/// CPU seconds (user + system) and resident memory of `pid`, from /proc (the health
+/// watch's sampler, `procfs`).
 pub fn proc_stats(pid: i32) -> Option<ProcStats> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    parse_proc(&stat, &statm, sys::clock_ticks(), sys::page_size())
-}
-
-/// `/proc/<pid>/stat`'s utime and stime (fields 14 and 15, after the parenthesized comm,
-/// which may hold spaces) and `/proc/<pid>/statm`'s resident pages.
-pub fn parse_proc(stat: &str, statm: &str, ticks: u64, page: u64) -> Option<ProcStats> {
-    let after = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after.split(' ').collect();
-    // `after` starts at field 3 (state).
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    let resident: u64 = statm.split(' ').nth(1)?.trim().parse().ok()?;
+    let sample = crate::procfs::sample(pid, false).ok()?;
     Some(ProcStats {
-        cpu_seconds: (utime + stime) as f64 / ticks.max(1) as f64,
-        rss_bytes: resident * page,
+        cpu_seconds: (sample.user_us + sample.system_us) as f64 / 1e6,
+        rss_bytes: sample.rss,
     })
 }
 
@@ -615,15 +591,10 @@ mod tests {
     }
 
     #[test]
-    fn proc_stat_with_spaces_and_parentheses_in_the_name() {
-        let stat =
-            "42 (node (worker) 1) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 11 0 1 1 1";
-        let stats = parse_proc(stat, "1000 300 20 1 0 50 0\n", 100, 4096).unwrap();
-        assert_eq!(stats.cpu_seconds, 3.0);
-        assert_eq!(stats.rss_bytes, 300 * 4096);
-        assert!(parse_proc("garbage", "1 2", 100, 4096).is_none());
+    fn this_process_has_cpu_time_and_memory() {
         let me = proc_stats(std::process::id() as i32).unwrap();
-        assert!(me.rss_bytes > 0);
+        assert!(me.rss_bytes > 0 && me.cpu_seconds >= 0.0);
+        assert!(proc_stats(i32::MAX).is_none());
     }
 
     #[test]

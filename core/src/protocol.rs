@@ -20,12 +20,20 @@ pub enum Incoming {
     },
     HandleAck,
     HandleNack,
+    /// rust-cluster's own heartbeat (lib/heartbeat-preload.js), with the event-loop delay
+    /// it measured (ms).
+    Heartbeat {
+        delay: Option<f64>,
+    },
     /// Some other `NODE_*` command (e.g. the NODE_SOCKET_* bookkeeping of sockets a
     /// worker's server sent over): JavaScript's business, or nobody's.
     OtherInternal(String),
     /// Not JSON (json mode) or not a V8 value (advanced mode).
     Invalid(String),
 }
+
+/// The command of the heartbeat a worker's preload sends (never a `message` event).
+pub const HEARTBEAT_CMD: &str = "NODE_RUST_CLUSTER_HEARTBEAT";
 
 /// The marker every internal JSON message carries as `JSON.stringify` writes it. A peer
 /// could spell it with escapes instead (`\u004eODE_`), so a frame with any `\u` escape
@@ -79,6 +87,9 @@ fn classify_value(value: Value) -> Incoming {
         "NODE_CLUSTER" => match value {
             Value::Object(map) => Incoming::Cluster(map),
             _ => Incoming::OtherInternal(cmd.to_string()),
+        },
+        HEARTBEAT_CMD => Incoming::Heartbeat {
+            delay: value.get("delay").and_then(Value::as_f64),
         },
         "NODE_HANDLE_ACK" => Incoming::HandleAck,
         "NODE_HANDLE_NACK" => Incoming::HandleNack,

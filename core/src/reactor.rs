@@ -15,6 +15,7 @@
 
 use crate::activation;
 use crate::channel::{Flush, FrameDecoder, FrameKind, OutFrame, Serialization, Writer};
+use crate::health::Health;
 use crate::int_map::IntMap;
 use crate::protocol::{self, Incoming, ServerKeys};
 use crate::reaper::{self, Exit, Leaving};
@@ -38,6 +39,9 @@ use std::time::Instant;
 mod serving;
 #[cfg(test)]
 mod tests;
+mod watching;
+#[cfg(test)]
+mod watching_tests;
 
 /// Frames larger than this from a worker are a protocol error (Node has no limit; this is
 /// generous, and configurable).
@@ -128,6 +132,13 @@ pub enum Event {
         kind: TimerEvent,
         id: u32,
     },
+    /// The health watch found something about a worker: `kind` is "unresponsive",
+    /// "memory" or "recycle", `detail` its figures.
+    Health {
+        worker: WorkerId,
+        kind: &'static str,
+        detail: Value,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +148,8 @@ pub enum TimerEvent {
     /// `id` is the worker just sent SIGKILL.
     StartupTimeout,
 }
+
+pub use watching::{PrimaryStats, WorkerStats};
 
 pub trait EventSink: Send + Sync + 'static {
     /// Events read by the I/O thread: the sink must wake the JavaScript thread.
@@ -192,6 +205,8 @@ struct WorkerSlot {
     slot: Option<Slot>,
     /// Routable: false from spawn until `worker_ready` when readiness is gated.
     ready: bool,
+    /// What `stats()` reports beyond `/proc`: start, connections, the last CPU reading.
+    figures: watching::Figures,
 }
 
 struct State {
@@ -216,6 +231,10 @@ struct State {
     rng: XorShift,
     /// Workers spawned from now on receive no connection before `worker_ready`.
     gate_new_workers: bool,
+    /// Heartbeats, the memory limit and recycling (nothing unless configured).
+    health: Health,
+    /// The clock of `health` (the same origin as `Inner::now`).
+    origin: Instant,
 }
 
 /// `NODE_DEBUG=cluster` or `RUST_CLUSTER_DEBUG=1`: log the protocol to stderr.
@@ -278,6 +297,7 @@ impl Primary {
         let epoll = Epoll::new()?;
         let wake = sys::eventfd()?;
         epoll.add(wake.as_raw_fd(), EPOLLIN, TOKEN_WAKE)?;
+        let origin = Instant::now();
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
                 workers: IntMap::default(),
@@ -296,13 +316,15 @@ impl Primary {
                 supervisor: Supervisor::new(),
                 rng: XorShift::seeded(),
                 gate_new_workers: false,
+                health: Health::new(),
+                origin,
             }),
             epoll,
             wake,
             sink,
             stopping: AtomicBool::new(false),
             io_thread: Mutex::new(None),
-            origin: Instant::now(),
+            origin,
         });
         let thread_inner = inner.clone();
         let io_thread = std::thread::Builder::new()
@@ -426,6 +448,7 @@ impl Primary {
         epoll.add(spawned.pidfd.as_raw_fd(), EPOLLIN, token(KIND_PIDFD, id))?;
         let max_frame = st.max_frame;
         let ready = !st.gate_new_workers;
+        let now = self.inner.now();
         st.workers.insert(
             id,
             WorkerSlot {
@@ -442,8 +465,14 @@ impl Primary {
                 inflight: IntMap::default(),
                 slot,
                 ready,
+                figures: watching::Figures::new(now),
             },
         );
+        let st = &mut *st;
+        st.health.watch(id, now, &mut st.rng);
+        if st.health.next_due().is_some() {
+            sys::eventfd_signal(self.inner.wake.as_raw_fd());
+        }
         Ok((spawned.pid, spawned.stdio))
     }
 
@@ -667,10 +696,17 @@ fn run(inner: Arc<Inner>) {
         let mut st = inner.state.lock();
         st.dispatch_all(&inner, &ready);
         timeout = st.fire_timers(&inner);
+        let to_sample = st.fire_health(&inner);
+        timeout = st.health_timeout(&inner, timeout);
         let events = std::mem::take(&mut st.events);
         if !events.is_empty() {
             // Under the lock: see `Primary::service_loop`.
             inner.sink.deliver(events);
+        }
+        drop(st);
+        // `/proc` is read without the lock, so a slow read never holds up a send.
+        if !to_sample.is_empty() {
+            watching::sample_and_apply(&inner, to_sample);
         }
     }
 }
@@ -997,6 +1033,7 @@ impl State {
                         frame,
                     })
                 }
+                Incoming::Heartbeat { delay } => self.on_beat(id, delay),
                 Incoming::OtherInternal(_) => {}
                 Incoming::Invalid(e) => {
                     return self.protocol_error(epoll, id, format!("invalid IPC message: {e}"))
@@ -1143,6 +1180,7 @@ impl State {
         }
         self.remove_worker_from_servers(epoll, id);
         self.supervisor.cancel_kill(id, None);
+        self.health.forget(id);
         if self.trace {
             eprintln!(
                 "CLUSTER {}: worker {id} exited {exit:?}",

@@ -105,6 +105,7 @@ mod tests {
             gid: None,
             stdio: vec![StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Ignore],
             channel_fd: 3,
+            cpu_affinity: None,
         })
         .unwrap();
         let epoll = sys::Epoll::new().unwrap();

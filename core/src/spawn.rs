@@ -38,6 +38,8 @@ pub struct SpawnOptions {
     pub stdio: Vec<StdioSpec>,
     /// Where the channel lands in the child (`NODE_CHANNEL_FD`).
     pub channel_fd: RawFd,
+    /// CPUs to pin the child to before exec (`cpuAffinity`), None to inherit ours.
+    pub cpu_affinity: Option<Vec<usize>>,
 }
 
 pub struct Spawned {
@@ -146,10 +148,20 @@ fn spawn_here(options: &SpawnOptions) -> io::Result<Spawned> {
     }
     // Room for the moved copies, allocated before fork (the child must not allocate).
     let mut moved: Vec<RawFd> = vec![-1; mapping.len()];
+    let affinity = options
+        .cpu_affinity
+        .as_deref()
+        .map(sys::CpuSet::of)
+        .transpose()?;
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
-    // syscalls (fcntl, dup2, close_range); it allocates nothing.
+    // syscalls (sched_setaffinity, fcntl, dup2, close_range); it allocates nothing.
     unsafe {
-        cmd.pre_exec(move || sys::child_place_fds(&mapping, &mut moved));
+        cmd.pre_exec(move || {
+            if let Some(set) = &affinity {
+                sys::child_set_affinity(set)?;
+            }
+            sys::child_place_fds(&mapping, &mut moved)
+        });
     }
     watchdog::ensure_started()?;
     let child = cmd.spawn()?;
@@ -187,6 +199,7 @@ mod tests {
             gid: None,
             stdio: stdio.to_vec(),
             channel_fd: 3,
+            cpu_affinity: None,
         }
     }
 
@@ -256,6 +269,42 @@ mod tests {
         options.program = "/nonexistent/node".into();
         let err = spawn(options).err().unwrap();
         assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn child_is_pinned_before_exec() {
+        let allowed = sys::sched_getaffinity().unwrap();
+        let last = *allowed.last().unwrap();
+        let mut options = sh(
+            "grep Cpus_allowed_list /proc/self/status >&3",
+            [StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Ignore],
+        );
+        options.cpu_affinity = Some(vec![last]);
+        let spawned = spawn(options).unwrap();
+        let mut out = String::new();
+        let mut channel = std::os::unix::net::UnixStream::from(spawned.channel);
+        channel.set_nonblocking(false).unwrap();
+        channel.read_to_string(&mut out).unwrap();
+        assert_eq!(wait(spawned.pid), sys::ExitStatus::Code(0));
+        assert_eq!(out.trim(), format!("Cpus_allowed_list:\t{last}"));
+    }
+
+    #[test]
+    fn pinning_to_no_allowed_cpu_is_a_spawn_error() {
+        let mut options = sh(
+            "exit 0",
+            [StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Ignore],
+        );
+        // CPU 1000 exists on no machine here: the kernel refuses the mask in the child.
+        options.cpu_affinity = Some(vec![1000]);
+        let err = spawn(options).err().unwrap();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+        let mut options = sh(
+            "exit 0",
+            [StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Ignore],
+        );
+        options.cpu_affinity = Some(vec![]);
+        assert!(spawn(options).is_err());
     }
 
     #[test]

@@ -656,25 +656,14 @@ pub fn release_free_memory() {
     }
 }
 
-/// Clock ticks per second (/proc's CPU times are in these).
-pub fn clock_ticks() -> u64 {
-    // SAFETY: sysconf reads a constant of the system.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 {
-        ticks as u64
+/// `sysconf(_SC_CLK_TCK)`: the unit of CPU times in `/proc/<pid>/stat`.
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf takes an integer and touches no memory.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as u64
     } else {
         100
-    }
-}
-
-/// The page size (/proc/<pid>/statm counts pages).
-pub fn page_size() -> u64 {
-    // SAFETY: sysconf reads a constant of the system.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if size > 0 {
-        size as u64
-    } else {
-        4096
     }
 }
 
@@ -730,4 +719,55 @@ pub fn peer_credentials(fd: RawFd) -> io::Result<(i32, u32, u32)> {
         )
     })?;
     Ok((cred.pid, cred.uid, cred.gid))
+}
+
+/// A CPU mask for `sched_setaffinity`, built before fork so the child only makes the
+/// syscall.
+#[derive(Clone, Copy)]
+pub struct CpuSet(libc::cpu_set_t);
+
+impl std::fmt::Debug for CpuSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.cpus()).finish()
+    }
+}
+
+impl CpuSet {
+    /// The mask of `cpus`; EINVAL for an empty list or a CPU beyond `CPU_SETSIZE`.
+    pub fn of(cpus: &[usize]) -> io::Result<CpuSet> {
+        // SAFETY: cpu_set_t is a plain bit array; all-zero is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { zeroed() };
+        if cpus.is_empty() {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        for &cpu in cpus {
+            if cpu >= libc::CPU_SETSIZE as usize {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            // SAFETY: `cpu` is below CPU_SETSIZE, so the bit lies inside `set`.
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+        }
+        Ok(CpuSet(set))
+    }
+
+    pub fn cpus(&self) -> Vec<usize> {
+        (0..libc::CPU_SETSIZE as usize)
+            // SAFETY: every `cpu` is below CPU_SETSIZE, inside the set.
+            .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &self.0) })
+            .collect()
+    }
+}
+
+/// The CPUs the calling thread may run on.
+pub fn sched_getaffinity() -> io::Result<Vec<usize>> {
+    // SAFETY: all-zero is a valid cpu_set_t; the kernel writes at most its size.
+    let mut set: libc::cpu_set_t = unsafe { zeroed() };
+    cvt(unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) })?;
+    Ok(CpuSet(set).cpus())
+}
+
+/// In a forked child: pin it to `set` (async-signal-safe: one syscall, no allocation).
+pub fn child_set_affinity(set: &CpuSet) -> io::Result<()> {
+    // SAFETY: passes a pointer to a live cpu_set_t with its size.
+    cvt(unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set.0) }).map(|_| ())
 }

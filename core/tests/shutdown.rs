@@ -36,6 +36,7 @@ fn sh(script: &str) -> SpawnOptions {
         gid: None,
         stdio: vec![StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Inherit],
         channel_fd: 3,
+        cpu_affinity: None,
     }
 }
 

@@ -4,7 +4,6 @@
 // (restarts, graceful stop on SIGTERM/SIGINT, reload on SIGHUP: lib/supervision.js does
 // the work); lifecycle lines go to stderr, the workers' own lines (read by the core, line
 // by line) to stdout and stderr.
-const os = require('os');
 const path = require('path');
 const control = require('./control');
 
@@ -48,23 +47,19 @@ function settingsOf(options, script, args) {
   };
 }
 
-/** What `status` shows of each worker. */
-function workerStatus(cluster, forkedAt, restarts) {
-  const binding = require('../../binding');
-  const now = Date.now();
+/** What `status` shows of each worker: its stats() (health's figures, read by the core). */
+function workerStatus(cluster) {
   return Object.values(cluster.workers).filter((w) => !w.isDead()).sort((a, b) => a.id - b.id).map((w) => {
-    const pid = w.process.pid;
-    const uptime = (now - (forkedAt.get(w) ?? now)) / 1000;
-    const stats = binding.processStats(pid);
+    const s = w.stats();
     return {
       id: w.id,
-      pid,
-      state: w.isReady() ? 'ready' : w.state,
-      uptime,
-      cpu: stats && uptime > 0 ? (100 * stats.cpuSeconds) / uptime : null,
-      rss: stats ? stats.rssBytes : null,
-      restarts: restarts.get(w) ?? 0,
-      connections: binding.workerConnections(w.id),
+      pid: s.pid,
+      state: s.ready ? 'ready' : s.state,
+      uptime: s.uptime / 1000,
+      cpu: s.cpuPercent,
+      rss: s.rss,
+      restarts: s.restarts,
+      connections: s.connections,
     };
   });
 }
@@ -72,24 +67,18 @@ function workerStatus(cluster, forkedAt, restarts) {
 async function run({ options, script, args }) {
   const cluster = require('../../index');
   const log = lifecycleLogger(options.logFormat);
-  const count = options.workers === undefined || options.workers === 'auto' ? os.availableParallelism() : options.workers;
+  // auto: the CPUs this process may use (its affinity mask and cgroup quota).
+  const count = options.workers === undefined || options.workers === 'auto' ? cluster.availableParallelism() : options.workers;
   const settings = settingsOf(options, script, args);
   cluster.setupPrimary(settings);
-  require('../../binding').countConnections();
 
-  const forkedAt = new Map();
-  const restarts = new Map();
-  cluster.on('fork', (worker) => {
-    forkedAt.set(worker, Date.now());
-    log(`worker ${worker.id} (pid ${worker.process.pid}) forked`);
-  });
+  cluster.on('fork', (worker) => log(`worker ${worker.id} (pid ${worker.process.pid}) forked`));
   cluster.on('listening', (worker, address) => log(`worker ${worker.id} listening on ${describeAddress(address)}`));
   cluster.on('ready', (worker) => log(`worker ${worker.id} ready`));
   cluster.on('exit', (worker, code, signal) => {
     log(`worker ${worker.id} (pid ${worker.process.pid}) ${signal ? `killed by ${signal}` : `exited with code ${code}`}`);
   });
   cluster.on('restart', (worker, old, info) => {
-    restarts.set(worker, info.attempt);
     log(`worker ${old.id} restarted as worker ${worker.id} after ${info.delay} ms (attempt ${info.attempt})`);
   });
   cluster.on('giveup', (worker, info) => {
@@ -113,7 +102,7 @@ async function run({ options, script, args }) {
   if (options.control !== undefined) {
     const socketPath = path.resolve(options.control);
     await control.serve(socketPath, {
-      status: () => ({ workers: workerStatus(cluster, forkedAt, restarts) }),
+      status: () => ({ workers: workerStatus(cluster) }),
       reload: () => {
         log('reloading');
         return cluster.reload();

@@ -511,6 +511,7 @@ impl State {
         };
         let sid = inflight.server;
         if accepted {
+            self.on_accepted(id);
             crate::metrics::count_connection(id);
         } else {
             // Refused (the worker is closing or at maxConnections): a free worker takes it

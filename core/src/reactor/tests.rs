@@ -25,7 +25,7 @@ impl EventSink for Recorder {
 }
 
 /// A primary whose events are recorded, each with whether the event loop read it.
-fn recorded_primary() -> (Primary, mpsc::Receiver<(bool, Event)>) {
+pub(super) fn recorded_primary() -> (Primary, mpsc::Receiver<(bool, Event)>) {
     let (tx, rx) = mpsc::channel();
     let primary = Primary::start(Box::new(Recorder(parking_lot::Mutex::new(tx)))).unwrap();
     (primary, rx)
@@ -40,7 +40,7 @@ fn event_loop_of(primary: &Primary) -> Epoll {
     event_loop
 }
 
-fn sh(script: &str) -> SpawnOptions {
+pub(super) fn sh(script: &str) -> SpawnOptions {
     SpawnOptions {
         program: "/bin/sh".into(),
         args: vec!["-c".into(), script.into()],
@@ -50,6 +50,7 @@ fn sh(script: &str) -> SpawnOptions {
         gid: None,
         stdio: vec![StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Inherit],
         channel_fd: 3,
+        cpu_affinity: None,
     }
 }
 
@@ -160,6 +161,7 @@ fn http_worker() -> SpawnOptions {
         gid: None,
         stdio: vec![StdioSpec::Ignore, StdioSpec::Inherit, StdioSpec::Inherit],
         channel_fd: 3,
+        cpu_affinity: None,
     }
 }
 
@@ -237,7 +239,7 @@ fn a_worker_channel_is_read_by_the_io_thread_only_while_a_connection_is_in_fligh
 }
 
 /// The next event that is not a `Written` or a `Disconnect`, within 10 s.
-fn next_event(rx: &mpsc::Receiver<(bool, Event)>) -> Event {
+pub(super) fn next_event(rx: &mpsc::Receiver<(bool, Event)>) -> Event {
     loop {
         match rx.recv_timeout(Duration::from_secs(10)) {
             Ok((_, Event::Written { .. } | Event::Disconnect { .. })) => continue,
