@@ -198,3 +198,19 @@ test('--control: status (table and --json), scale, reload, stop through a 0600 s
   assert.strictEqual((await proc.waitForExit()).code, 0);
   assert.strictEqual(cli(['status', '--control', sock]).status, 1);
 });
+
+test('--heartbeat: a worker stuck in a loop is killed and replaced, the others serve on (health, through its setting)', async (t) => {
+  const fixed = await getFreePort();
+  const proc = await startCli(t, ['-w', '2', '--heartbeat', '300', SERVER, String(fixed)]);
+  await appPort(proc, 2);
+  await proc.waitForCount(/^\[primary\] worker \d ready$/, 2);
+  // The request never gets an answer: its worker is stuck for good.
+  const stuck = require('node:net').connect(fixed, '127.0.0.1');
+  stuck.on('error', () => {});
+  t.after(() => stuck.destroy());
+  stuck.write('GET /block HTTP/1.1\r\nHost: x\r\n\r\n');
+  const { match } = await proc.waitFor(/^\[primary\] worker (\d) unresponsive \(no heartbeat\): killed and replaced$/);
+  await proc.waitFor(new RegExp(`^\\[primary\\] worker ${match[1]} \\(pid \\d+\\) killed by SIGKILL$`));
+  await proc.waitFor(/^\[primary\] worker 3 ready$/);
+  assert.strictEqual((await get(fixed)).status, 200);
+});

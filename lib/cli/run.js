@@ -86,6 +86,9 @@ async function run({ options, script, args }) {
     // Nothing left to serve: stop, and say so in the exit code.
     if (Object.values(cluster.workers).every((w) => w.isDead())) process.exit(1);
   });
+  // Health's events (--heartbeat, --max-memory): the worker is replaced.
+  cluster.on('unresponsive', (worker) => log(`worker ${worker.id} unresponsive (no heartbeat): killed and replaced`));
+  cluster.on('memory', (worker, info) => log(`worker ${worker.id} over --max-memory (${info.pss ?? info.rss} of ${info.limit} bytes): replaced`));
   cluster.on('reload', ({ replaced }) => {
     log(`reloaded: ${replaced.map(([a, b]) => `worker ${a} -> ${b}`).join(', ') || 'no worker'}`);
   });
