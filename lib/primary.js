@@ -422,12 +422,13 @@ Worker.prototype.destroy = function destroy(signo) {
 
 /** rust-cluster: where the metrics endpoint listens ({ address, port, path }), or null. */
 cluster.metricsAddress = metrics.address;
-/** rust-cluster: ready (see `readyOn`) and not being stopped. */
+
 /** rust-cluster: the worker's figures from /proc, as the core reads them now. */
 Worker.prototype.stats = function stats() {
   return health.workerStats(this);
 };
 
+/** rust-cluster: ready (see `readyOn`) and not being stopped. */
 Worker.prototype.isReady = function isReady() {
   return supervision.isReady(this);
 };
