@@ -36,7 +36,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub struct WorkerInfo {
     pub pid: i32,
     pub ready: bool,
-    /// Restarts of the worker's slot before this worker.
+    /// The restart attempt this worker is (0: not a restart), supervision's count.
     pub restarts: u64,
     /// The worker's event-loop delay (mean since the previous report), when known.
     pub loop_delay_seconds: Option<f64>,
@@ -432,7 +432,7 @@ pub fn render(
         (
             "rust_cluster_worker_restarts",
             "gauge",
-            "Restarts of the worker's slot before this worker.",
+            "Consecutive restarts of the worker's slot (the restart attempt it is; 0 for a first start).",
             Box::new(|_, w| Some(w.restarts as f64)),
         ),
         (
