@@ -2,7 +2,16 @@
 /* eslint-disable */
 
 export declare class NativePrimary {
-  constructor(onEvents: (arg: Array<Cell>) => void)
+  /**
+   * `on_main_thread`: whether this environment is the process's main thread (see
+   * `on_env_teardown`).
+   */
+  constructor(onEvents: (arg: Array<Cell>) => void, onMainThread: boolean)
+  /**
+   * Ends this primary now (the facade calls it once no worker is alive): nothing of it
+   * is left, no thread, descriptor, open handle or registry slot. Idempotent.
+   */
+  shutdown(): void
   /** This primary's index, for `sendFrame` and `sendString`. */
   get index(): number
   /** "rr", "none", "sticky" or "reuseport". */
@@ -49,6 +58,13 @@ export declare class NativePrimary {
   forget(id: number): void
 }
 
+/**
+ * Adopts the sockets systemd passed to this process (`LISTEN_PID`, `LISTEN_FDS`,
+ * `LISTEN_FDNAMES`, as read by the facade, which then removes them from the environment
+ * workers get): once per process; returns how many were adopted.
+ */
+export declare function adoptListenFds(listenPid?: string | undefined | null, listenFds?: string | undefined | null, fdNames?: string | undefined | null): number
+
 /** The CPUs this process may run on (its affinity mask). */
 export declare function allowedCpus(): Array<number>
 
@@ -70,6 +86,67 @@ export interface HealthOptions {
   recycleConnections?: number
   recycleUptime?: number
   recycleJitter: number
+}
+
+/** Writes what worker `id` wrote so far (before its exit is reported). */
+export declare function logsDrain(id: number): void
+
+/** The workers' metrics of scrape `id`, as text (ignored if the scrape went out without them). */
+export declare function metricsAnswer(id: number, text: string): void
+
+/**
+ * `/readyz`: ready once `min_ready` workers are (every worker when absent); not ready
+ * once `stopping`.
+ */
+export declare function metricsReadiness(minReady: number | undefined | null, stopping: boolean): void
+
+export declare function metricsRestart(): void
+
+/**
+ * Starts the process's metrics endpoint (see the core's `metrics`); `on_scrape(id)` asks
+ * for the workers' metrics of scrape `id`, answered with `metricsAnswer`. The function is
+ * weak: the endpoint never keeps the event loop alive.
+ */
+export declare function metricsStart(host: string, port: number, path: string, onScrape: (arg: number) => void): MetricsStarted
+
+export interface MetricsStarted {
+  /** 0, or a negative errno (the bind failed). */
+  errno: number
+  address: string
+  port: number
+}
+
+/** A worker's facts as the facade knows them (set when forked, and on every change). */
+export declare function metricsWorker(id: number, pid: number, ready: boolean, restarts: number): void
+
+/** The worker exited: its series end. */
+export declare function metricsWorkerGone(id: number): void
+
+export declare function metricsWorkerLoopDelay(id: number, seconds: number): void
+
+/**
+ * Sends one sd_notify message (`READY=1`, `STATUS=...`); `RELOADING=1` gets the
+ * monotonic clock beside it. 0, or a negative errno.
+ */
+export declare function notify(state: string): number
+
+/**
+ * Connects the process's sd_notify socket (`NOTIFY_SOCKET`'s value) and, when systemd
+ * asks this process for a watchdog (`WATCHDOG_USEC`, `WATCHDOG_PID`), starts pinging it
+ * while `notifyHealthy(true)`. 0, or a negative errno.
+ */
+export declare function notifyConnect(notifySocket: string, watchdogUsec?: string | undefined | null, watchdogPid?: string | undefined | null): number
+
+/** Whether the watchdog keeps pinging. */
+export declare function notifyHealthy(healthy: boolean): void
+
+/** Who is at the other end of the connected Unix socket `fd` (SO_PEERCRED), or null. */
+export declare function peerCredentials(fd: number): PeerCredentials | null
+
+export interface PeerCredentials {
+  pid: number
+  uid: number
+  gid: number
 }
 
 /** A worker's (or the primary's) figures from `/proc`: CPU times in µs, memory in bytes. */
@@ -135,6 +212,11 @@ export interface SpawnRequest {
   channelFd: number
   /** "json" | "advanced" */
   serialization: string
+  /**
+   * "prefix" | "json": the worker's stdout and stderr (piped) are read by the core line
+   * by line and written to the primary's own (see the core's `logs`).
+   */
+  logFormat?: string
   /** Supervision's slot (sticky slot and reuseport socket a replacement inherits). */
   slot?: number
   /** CPUs to pin the worker to before exec (`cpuAffinity`). */

@@ -320,6 +320,39 @@ declare namespace cluster {
     shutdownSignals?: readonly NodeJS.Signals[] | undefined;
     /** rust-cluster supervision: run `reload()` on this signal. */
     reloadSignal?: NodeJS.Signals | undefined;
+    /**
+     * rust-cluster addition: serve Prometheus metrics (`path`, default `/metrics`) and the
+     * probes `/healthz` and `/readyz` on `host:port` (host default `'127.0.0.1'`), from
+     * threads of the Rust core. `/readyz` is 200 once `minReady` workers (default: all)
+     * are ready, 503 from the start of a shutdown. Started by the first settings that
+     * have it; see `cluster.metricsAddress()`.
+     */
+    metrics?: MetricsOptions | undefined;
+    /**
+     * rust-cluster addition: the workers' stdout and stderr are read by the primary line
+     * by line and written to its own, prefixed `[worker N] ` (`'prefix'`) or as JSON lines
+     * `{time, worker, pid, stream, line}` (`'json'`). `worker.process.stdout` is then null.
+     */
+    logFormat?: 'prefix' | 'json' | undefined;
+  }
+
+  /** rust-cluster: `metrics` of `ClusterSettings`. */
+  interface MetricsOptions {
+    /** 0 picks a free port. */
+    port: number;
+    /** An IP address. Default: `'127.0.0.1'`. */
+    host?: string | undefined;
+    /** Default: `'/metrics'`. */
+    path?: string | undefined;
+    /** `/readyz` is 200 once this many workers are ready. Default: every worker. */
+    minReady?: number | undefined;
+  }
+
+  /** rust-cluster: where the metrics endpoint listens. */
+  interface MetricsAddress {
+    address: string;
+    port: number;
+    path: string;
   }
 
   /** `heartbeat` settings (ms). */
@@ -509,6 +542,8 @@ declare namespace cluster {
      * and apply to later `fork()` calls. Emits 'setup'. Primary only.
      */
     setupPrimary(settings?: ClusterSettings): void;
+    /** rust-cluster: where the metrics endpoint listens, or null when it does not. */
+    metricsAddress(): MetricsAddress | null;
     /** @deprecated since Node v16.0.0: use `setupPrimary()`. */
     setupMaster(settings?: ClusterSettings): void;
     /**

@@ -24,13 +24,13 @@
 
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { ROOT, start, get, getFreePort, cleanupAll } = require('./helpers/run.js');
+const { ROOT, TAG_VAR, start, get, getFreePort, cleanupAll, killTagged } = require('./helpers/run.js');
 const { cleanEnv, command } = require('./helpers/command.js');
 const { OTHER_MAJORS, nodeBinary } = require('./helpers/node-versions.js');
 
@@ -289,6 +289,64 @@ test('npm tarball: ships only the package, `npm install <tarball>` builds it fro
     assert.deepEqual(msg, { isPrimary: false, id: 1, builtin: true });
     await waitEvent(proc, (e) => e.ev === 'disconnected');
     await exitedCleanly(proc);
+  });
+
+  await t.test('the command line through npx, as the README shows it: npx --no -- rust-cluster -w 2 server.js', async (t) => {
+    if (!installedOk) return t.skip('the install failed');
+    fs.copyFileSync(path.join(__dirname, 'fixtures/operations/plain-server.js'), path.join(project, 'server.js'));
+    // Without `--`, npm 11 takes the flags as its own: -w is its --workspace, --metrics an
+    // unknown config of npm's (and its value becomes the script).
+    const workspace = await command(t, 'npx', ['--no', 'rust-cluster', '-w', '2', 'server.js'], { cwd: project });
+    assert.notEqual(workspace.code, 0);
+    assert.match(workspace.stderr, /No workspaces found:\n.*--workspace=2/);
+    const port = await getFreePort();
+    const tag = `${process.pid}-npx-${crypto.randomBytes(6).toString('hex')}`;
+    const npx = spawn('npx', ['--no', '--', 'rust-cluster', '-w', '2', '--log-format', 'json', 'server.js', String(port)], {
+      cwd: project, env: cleanEnv({ [TAG_VAR]: tag }), stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    t.after(() => killTagged(tag));
+    const entries = [];
+    const waiters = new Set();
+    const exited = new Promise((resolve) => npx.on('exit', (code, signal) => resolve({ code, signal })));
+    for (const stream of [npx.stdout, npx.stderr]) {
+      require('node:readline').createInterface({ input: stream }).on('line', (line) => {
+        try {
+          entries.push(JSON.parse(line));
+        } catch {
+          entries.push({ stream: 'other', line });
+        }
+        for (const w of waiters) w();
+      });
+    }
+    const until = (pred) => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out; output:\n${entries.map((e) => e.line).join('\n')}`)), 60000);
+      const check = () => {
+        const hits = pred(entries);
+        if (!hits) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve(hits);
+      };
+      waiters.add(check);
+      check();
+    });
+    const listening = await until((all) => {
+      const hits = all.filter((e) => e.stream === 'primary' && / listening on \*:\d+$/.test(e.line));
+      return hits.length === 2 && hits;
+    });
+    const primaryPid = listening[0].pid;
+    const served = new Set();
+    for (let i = 0; i < 20 && served.size < 2; i++) served.add((await get(port)).body.trim());
+    assert.equal(served.size, 2, 'both workers served');
+    const workerLines = await until((all) => {
+      const hits = all.filter((e) => e.stream === 'stdout' && e.line === `listening on ${port}`);
+      return hits.length === 2 && hits;
+    });
+    assert.deepEqual(workerLines.map((e) => e.worker).sort(), [1, 2]);
+    assert.deepEqual(workerLines.map((e) => String(e.pid)).sort(), [...served].sort());
+    process.kill(primaryPid, 'SIGTERM');
+    assert.deepEqual(await exited, { code: 0, signal: null });
+    await until((all) => all.some((e) => e.stream === 'primary' && e.line === 'stopped'));
   });
 });
 

@@ -24,6 +24,8 @@ const os = require('os');
 const cluster = new EventEmitter();
 const intercom = new EventEmitter();
 const policies = require('./policies');
+const systemd = require('./systemd');
+const metrics = require('./metrics');
 
 cluster.isWorker = false;
 cluster.isMaster = true; // Deprecated alias. Must be same as isPrimary.
@@ -35,6 +37,14 @@ Object.assign(cluster, policies.CONSTANTS);
 
 let ids = 0;
 let initialized = false;
+// rust-cluster: setupPrimary({ logFormat }): workers' stdout and stderr, line by line, on
+// the primary's own, prefixed with the worker or as JSON lines (read by the core).
+const LOG_FORMATS = ['prefix', 'json'];
+
+// Sockets systemd passed to this primary (socket activation) serve the workers' listen();
+// under a service manager that listens (NOTIFY_SOCKET), it hears of readiness and stops.
+systemd.adoptPassedSockets();
+systemd.connectNotify();
 
 cluster.schedulingPolicy = policies.BY_NAME[process.env.NODE_CLUSTER_SCHED_POLICY] ?? policies.SCHED_RR;
 
@@ -44,6 +54,10 @@ function validateOwnSettings(options) {
   if (options == null) return;
   if (options.schedulingPolicy !== undefined && policies.policyOf(options.schedulingPolicy) === undefined) {
     throw ERR_INVALID_ARG_VALUE('options.schedulingPolicy', options.schedulingPolicy, policies.ALLOWED);
+  }
+  metrics.validate(options.metrics);
+  if (options.logFormat !== undefined && !LOG_FORMATS.includes(options.logFormat)) {
+    throw ERR_INVALID_ARG_VALUE('options.logFormat', options.logFormat, "must be one of: 'prefix', 'json'");
   }
   const limit = options.maxMessageBytes;
   if (limit !== undefined) {
@@ -67,6 +81,8 @@ cluster.setupPrimary = function setupPrimary(options) {
   const healthConfig = health.validate(settings);
   supervision.configure(settings);
   health.apply(healthConfig);
+  // rust-cluster's metrics endpoint starts with the first settings that ask for it.
+  metrics.configure(settings, cluster);
 
   // Give V8 one profile log per process, as Node does.
   if (settings.execArgv.some((s) => s.startsWith('--prof')) &&
@@ -207,8 +223,8 @@ function createWorkerProcess(id, env, slot) {
   const settings = cluster.settings;
   applyMessageLimit(settings);
   const additions = health.spawnAdditions(slot);
-  const workerEnv = { ...process.env, ...env, ...additions.env, NODE_UNIQUE_ID: `${id}` };
-  const execArgv = [...additions.execArgv, ...settings.execArgv, ...supervision.workerExecArgv(settings)];
+  const workerEnv = { ...systemd.workerEnvironment(process.env), ...env, ...additions.env, NODE_UNIQUE_ID: `${id}` };
+  const execArgv = [...additions.execArgv, ...settings.execArgv, ...supervision.workerExecArgv(settings), ...metrics.workerExecArgv()];
 
   if (settings.inspectPort === null) throw ERR_SOCKET_BAD_PORT('Port', null, true);
   if (isUsingInspector(settings.execArgv)) {
@@ -234,6 +250,10 @@ function createWorkerProcess(id, env, slot) {
   checkNullBytes(execArgv, 'options.execArgv');
   checkNullBytes([...execArgv, modulePath, ...args], 'args');
   const { stdio, ipcFd } = normalizeStdio(settings);
+  if (settings.logFormat !== undefined) {
+    stdio[1] = 'pipe';
+    stdio[2] = 'pipe';
+  }
   const envPairs = [];
   for (const key of Object.keys(workerEnv)) {
     const value = workerEnv[key];
@@ -255,6 +275,7 @@ function createWorkerProcess(id, env, slot) {
     stdio,
     ipcFd,
     serialization,
+    logFormat: settings.logFormat,
     slot,
     cpuAffinity: additions.cpuAffinity,
   });
@@ -277,6 +298,8 @@ cluster.fork = function fork(env) {
   });
 
   worker.process.once('exit', (exitCode, signalCode) => {
+    // Its last lines come before anything said about its exit.
+    if (cluster.settings.logFormat !== undefined) require('../binding').logsDrain(worker.id);
     // Remove the worker from the list only once it is also disconnected; until then
     // it may still be accessed.
     if (!worker.isConnected()) removeWorker(worker);
@@ -284,6 +307,8 @@ cluster.fork = function fork(env) {
     worker.state = 'dead';
     worker.emit('exit', exitCode, signalCode);
     cluster.emit('exit', worker, exitCode, signalCode);
+    systemd.onExit(cluster, worker);
+    metrics.onExit(worker);
     supervision.onExit(worker, exitCode, signalCode);
   });
 
@@ -301,6 +326,7 @@ cluster.fork = function fork(env) {
   cluster.workers[worker.id] = worker;
   supervision.onFork(worker, env, slot);
   health.onFork(worker, slot);
+  metrics.onFork(worker);
   return worker;
 };
 
@@ -321,6 +347,8 @@ cluster.disconnect = function disconnect(options, cb) {
     options = undefined;
   }
   const timeout = options === undefined ? undefined : supervision.stopTimeout(options, 'options');
+  systemd.stoppingWorkers(cluster);
+  metrics.stopping();
   const workers = Object.values(cluster.workers);
   if (workers.length === 0) {
     nextTick(() => intercom.emit('disconnect'));
@@ -392,12 +420,15 @@ Worker.prototype.destroy = function destroy(signo) {
   this.process.kill(signal);
 };
 
-/** rust-cluster: ready (see `readyOn`) and not being stopped. */
+/** rust-cluster: where the metrics endpoint listens ({ address, port, path }), or null. */
+cluster.metricsAddress = metrics.address;
+
 /** rust-cluster: the worker's figures from /proc, as the core reads them now. */
 Worker.prototype.stats = function stats() {
   return health.workerStats(this);
 };
 
+/** rust-cluster: ready (see `readyOn`) and not being stopped. */
 Worker.prototype.isReady = function isReady() {
   return supervision.isReady(this);
 };

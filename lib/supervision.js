@@ -7,6 +7,9 @@
 const path = require('path');
 const { native, configure: configurePrimary, setNeeded, releaseWhenIdle, ref, unref } = require('./native');
 const scheduling = require('./scheduling');
+// What the probes and the service manager hear of readiness, restarts, stops and reloads.
+const metrics = require('./metrics');
+const systemd = require('./systemd');
 
 const { setTimeout, clearTimeout } = scheduling;
 const { signalNumber } = require('./worker_process');
@@ -238,6 +241,9 @@ function markReady(worker) {
   st.ready = true;
   if (startupTimeout !== undefined) native().cancelKill(worker.id, true);
   if (st.gated) native().workerReady(worker.id);
+  // Probes and the service manager know before any listener hears of it.
+  metrics.onReady(worker);
+  systemd.onReady(cluster, worker);
   worker.emit('ready');
   cluster.emit('ready', worker);
 }
@@ -304,6 +310,7 @@ function restartSlot(slot) {
   if (shuttingDown !== null || restartPolicy === null) return releaseWhenIdle();
   forcedSlot = slot;
   const worker = forkWorker(pending.env);
+  metrics.onRestart(worker, pending.attempt);
   scheduling.nextTick(() => cluster.emit('restart', worker, pending.old, {
     attempt: pending.attempt, delay: pending.delay, code: pending.code, signal: pending.signal,
   }));
@@ -368,6 +375,9 @@ function shutdown(options) {
   options = validateOptions(options, 'options');
   const timeout = stopTimeout(options, 'options');
   if (shuttingDown !== null) return shuttingDown;
+  // /readyz turns 503 and systemd hears STOPPING=1 before any worker is told.
+  metrics.stopping();
+  systemd.stoppingWorkers(cluster);
   dropPendingRestarts();
   if (reloading !== null) reloading.abort();
   const done = allExited();
@@ -427,6 +437,7 @@ function reload(options) {
   const timeout = stopTimeout(options, 'options');
   if (reloading !== null) return reloading.promise;
   const readyLimit = startupTimeout ?? timeout;
+  systemd.reloading();
   let aborted = false;
   const started = new Set();
   const run = async () => {
@@ -472,6 +483,7 @@ function reload(options) {
   };
   const promise = run().finally(() => {
     reloading = null;
+    systemd.reloaded(cluster);
   });
   reloading = {
     promise,

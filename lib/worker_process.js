@@ -9,6 +9,7 @@ const { native, spawn, sendString, sendFrame, register, unregister, ref, unref }
 const { nextTick, setImmediate } = require('./scheduling');
 const serializers = require('./serialization');
 const { describeOutgoing, adoptIncoming } = require('./handles');
+const { claimReply: claimMetricsReply } = require('./metrics');
 const {
   ERR_INVALID_ARG_TYPE,
   ERR_IPC_CHANNEL_CLOSED,
@@ -89,6 +90,7 @@ class WorkerProcess extends EventEmitter {
       stdio: spec.stdio,
       channelFd: spec.ipcFd,
       serialization: spec.serialization,
+      logFormat: spec.logFormat,
       slot: spec.slot,
       cpuAffinity: spec.cpuAffinity,
     });
@@ -381,6 +383,8 @@ class WorkerProcess extends EventEmitter {
   }
 
   _emitMessage(message, handle) {
+    // Answers to the metrics endpoint's requests are the primary's own (lib/metrics.js).
+    if (handle === undefined && claimMetricsReply(this._id, message)) return;
     this.emit(isInternal(message) ? 'internalMessage' : 'message', message, handle);
   }
 

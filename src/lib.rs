@@ -47,6 +47,9 @@ pub struct SpawnRequest {
     pub channel_fd: i32,
     /// "json" | "advanced"
     pub serialization: String,
+    /// "prefix" | "json": the worker's stdout and stderr (piped) are read by the core line
+    /// by line and written to the primary's own (see the core's `logs`).
+    pub log_format: Option<String>,
     /// Supervision's slot (sticky slot and reuseport socket a replacement inherits).
     pub slot: Option<u32>,
     /// CPUs to pin the worker to before exec (`cpuAffinity`).
@@ -311,6 +314,30 @@ unsafe extern "C" fn on_env_teardown(data: *mut c_void) {
     }
 }
 
+/// Hands a worker's piped stdout and stderr to the core's line reader (they never reach
+/// JavaScript).
+fn read_logs(
+    id: u32,
+    pid: i32,
+    stdio: &mut [Option<std::os::fd::OwnedFd>],
+    format: rust_cluster_core::logs::Format,
+) {
+    use rust_cluster_core::logs::{self, Stream};
+    for (slot, stream) in [(1, Stream::Stdout), (2, Stream::Stderr)] {
+        if let Some(fd) = stdio.get_mut(slot).and_then(Option::take) {
+            if let Err(e) = logs::attach(id, pid, stream, fd, format) {
+                eprintln!("rust-cluster: cannot read worker {id}'s {stream:?}: {e}");
+            }
+        }
+    }
+}
+
+/// Writes what worker `id` wrote so far (before its exit is reported).
+#[napi]
+pub fn logs_drain(id: u32) {
+    rust_cluster_core::logs::drain(id);
+}
+
 #[napi(custom_finalize)]
 pub struct NativePrimary {
     live: Rc<Shared>,
@@ -479,15 +506,24 @@ impl NativePrimary {
             live.pending.set_json(req.id, json);
             live.primary.spawn_in_slot(req.id, options, mode, req.slot)
         });
+        let log_format = req
+            .log_format
+            .as_deref()
+            .and_then(rust_cluster_core::logs::Format::parse);
         match spawned.unwrap_or_else(|| Err(io::Error::from_raw_os_error(ECANCELED))) {
-            Ok((pid, stdio)) => SpawnResult {
-                pid,
-                errno: 0,
-                stdio: stdio
-                    .into_iter()
-                    .map(|fd| fd.map_or(-1, |fd| fd.into_raw_fd()))
-                    .collect(),
-            },
+            Ok((pid, mut stdio)) => {
+                if let Some(format) = log_format {
+                    read_logs(req.id, pid, &mut stdio, format);
+                }
+                SpawnResult {
+                    pid,
+                    errno: 0,
+                    stdio: stdio
+                        .into_iter()
+                        .map(|fd| fd.map_or(-1, |fd| fd.into_raw_fd()))
+                        .collect(),
+                }
+            }
             Err(e) => SpawnResult {
                 pid: 0,
                 errno: errno(&e),
@@ -642,4 +678,163 @@ impl NativePrimary {
     pub fn forget(&self, id: u32) {
         self.with(|live| live.pending.set_json(id, false));
     }
+}
+
+/// Adopts the sockets systemd passed to this process (`LISTEN_PID`, `LISTEN_FDS`,
+/// `LISTEN_FDNAMES`, as read by the facade, which then removes them from the environment
+/// workers get): once per process; returns how many were adopted.
+#[napi]
+pub fn adopt_listen_fds(
+    listen_pid: Option<String>,
+    listen_fds: Option<String>,
+    fd_names: Option<String>,
+) -> u32 {
+    let passed = rust_cluster_core::activation::parse(
+        listen_pid.as_deref(),
+        listen_fds.as_deref(),
+        fd_names.as_deref(),
+        std::process::id(),
+    );
+    rust_cluster_core::activation::adopt(passed) as u32
+}
+
+/// Connects the process's sd_notify socket (`NOTIFY_SOCKET`'s value) and, when systemd
+/// asks this process for a watchdog (`WATCHDOG_USEC`, `WATCHDOG_PID`), starts pinging it
+/// while `notifyHealthy(true)`. 0, or a negative errno.
+#[napi]
+pub fn notify_connect(
+    notify_socket: String,
+    watchdog_usec: Option<String>,
+    watchdog_pid: Option<String>,
+) -> i32 {
+    use rust_cluster_core::notify;
+    let interval = notify::watchdog_interval(
+        watchdog_usec.as_deref(),
+        watchdog_pid.as_deref(),
+        std::process::id(),
+    );
+    match notify::connect(&notify_socket, interval) {
+        Ok(()) => 0,
+        Err(e) => errno(&e),
+    }
+}
+
+/// Sends one sd_notify message (`READY=1`, `STATUS=...`); `RELOADING=1` gets the
+/// monotonic clock beside it. 0, or a negative errno.
+#[napi]
+pub fn notify(state: String) -> i32 {
+    use rust_cluster_core::notify;
+    let state = if state == "RELOADING=1" {
+        notify::reloading_message()
+    } else {
+        state
+    };
+    match notify::send(&state) {
+        Ok(()) => 0,
+        Err(e) => errno(&e),
+    }
+}
+
+/// Whether the watchdog keeps pinging.
+#[napi]
+pub fn notify_healthy(healthy: bool) {
+    rust_cluster_core::notify::set_healthy(healthy);
+}
+
+#[napi(object)]
+pub struct MetricsStarted {
+    /// 0, or a negative errno (the bind failed).
+    pub errno: i32,
+    pub address: String,
+    pub port: u32,
+}
+
+/// Starts the process's metrics endpoint (see the core's `metrics`); `on_scrape(id)` asks
+/// for the workers' metrics of scrape `id`, answered with `metricsAnswer`. The function is
+/// weak: the endpoint never keeps the event loop alive.
+#[napi]
+pub fn metrics_start(
+    host: String,
+    port: u32,
+    path: String,
+    on_scrape: Function<f64, ()>,
+) -> Result<MetricsStarted> {
+    use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+    let failed = |errno: i32| MetricsStarted {
+        errno,
+        address: host.clone(),
+        port,
+    };
+    let Ok(ip) = host.parse::<std::net::IpAddr>() else {
+        return Ok(failed(-nix_einval()));
+    };
+    let Ok(port16) = u16::try_from(port) else {
+        return Ok(failed(-nix_einval()));
+    };
+    let ask = on_scrape
+        .build_threadsafe_function::<f64>()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build()?;
+    let ask_js: rust_cluster_core::metrics::AskJs = Box::new(move |id| {
+        ask.call(id as f64, ThreadsafeFunctionCallMode::NonBlocking);
+    });
+    match rust_cluster_core::metrics::start(std::net::SocketAddr::new(ip, port16), path, ask_js) {
+        Ok(addr) => Ok(MetricsStarted {
+            errno: 0,
+            address: addr.ip().to_string(),
+            port: addr.port() as u32,
+        }),
+        Err(e) => Ok(failed(errno(&e))),
+    }
+}
+
+/// The workers' metrics of scrape `id`, as text (ignored if the scrape went out without them).
+#[napi]
+pub fn metrics_answer(id: f64, text: String) {
+    rust_cluster_core::metrics::answer(id as u64, text);
+}
+
+/// A worker's facts as the facade knows them (set when forked, and on every change).
+#[napi]
+pub fn metrics_worker(id: u32, pid: i32, ready: bool, restarts: u32) {
+    rust_cluster_core::metrics::update_or_insert(id, pid, ready, restarts as u64);
+}
+
+#[napi]
+pub fn metrics_worker_loop_delay(id: u32, seconds: f64) {
+    rust_cluster_core::metrics::update_worker(id, |w| w.loop_delay_seconds = Some(seconds));
+}
+
+/// The worker exited: its series end.
+#[napi]
+pub fn metrics_worker_gone(id: u32) {
+    rust_cluster_core::metrics::remove_worker(id);
+}
+
+#[napi]
+pub fn metrics_restart() {
+    rust_cluster_core::metrics::count_restart();
+}
+
+/// `/readyz`: ready once `min_ready` workers are (every worker when absent); not ready
+/// once `stopping`.
+#[napi]
+pub fn metrics_readiness(min_ready: Option<u32>, stopping: bool) {
+    rust_cluster_core::metrics::set_readiness(min_ready, stopping);
+}
+
+#[napi(object)]
+pub struct PeerCredentials {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Who is at the other end of the connected Unix socket `fd` (SO_PEERCRED), or null.
+#[napi]
+pub fn peer_credentials(fd: i32) -> Option<PeerCredentials> {
+    rust_cluster_core::sys::peer_credentials(fd)
+        .ok()
+        .map(|(pid, uid, gid)| PeerCredentials { pid, uid, gid })
 }

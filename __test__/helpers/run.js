@@ -133,9 +133,12 @@ async function waitForNoTagged(tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } 
  *   nodeArgs  extra node options (before the script)
  *   detached  start in a new process group (to signal the whole group)
  *   cwd       working directory (default: the package root)
+ *   wrapper   (tag) => argv of a program that execs the rest (`node ...`) in the same
+ *             process (systemd-socket-activate, setpriv); it must pass the tag variable
+ *             on, whose name and value it is given
  */
 function start(script, options = {}) {
-  const { env = {}, impl, args = [], nodeArgs = [], detached = false, cwd = ROOT, execPath = process.execPath } = options;
+  const { env = {}, impl, args = [], nodeArgs = [], detached = false, cwd = ROOT, execPath = process.execPath, wrapper } = options;
   const tag = `${process.pid}-${crypto.randomBytes(8).toString('hex')}`;
   const scriptPath = path.resolve(ROOT, script);
   const execArgs = [...nodeArgs];
@@ -152,7 +155,9 @@ function start(script, options = {}) {
   }
   childEnv[TAG_VAR] = tag;
 
-  const child = spawn(execPath, [...execArgs, scriptPath, ...args], {
+  const command = [execPath, ...execArgs, scriptPath, ...args];
+  if (wrapper) command.unshift(...wrapper(`${TAG_VAR}=${tag}`));
+  const child = spawn(command[0], command.slice(1), {
     cwd,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

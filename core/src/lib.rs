@@ -1,5 +1,9 @@
 //! rust-cluster's core: the primary side of Node's cluster module, with no N-API types so
 //! `cargo test` exercises it alone. One module per job:
+//! - `activation`: the listening sockets systemd passes (socket activation);
+//! - `notify`: sd_notify to the service manager, and its watchdog keep-alive;
+//! - `metrics`: the HTTP endpoint for Prometheus and Kubernetes probes;
+//! - `logs`: workers' output, line by line, prefixed or as JSON;
 //! - `spawn`: start a worker (`node` + the script) with its IPC channel;
 //! - `channel`: framing both ways, received descriptors, handle ACK ordering;
 //! - `protocol`: what the cluster messages mean and the ones the primary writes;
@@ -17,10 +21,14 @@
 //! - `watchdog`: no worker outlives a primary that died;
 //! - `int_map`: maps keyed by the primary's own small integers.
 
+pub mod activation;
 pub mod bytes;
 pub mod channel;
 pub mod health;
 pub mod int_map;
+pub mod logs;
+pub mod metrics;
+pub mod notify;
 pub mod procfs;
 pub mod protocol;
 pub mod reactor;

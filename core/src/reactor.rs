@@ -13,6 +13,7 @@
 //! answered, the channel belongs to the I/O thread, so connection acknowledgements never
 //! wait on JavaScript.
 
+use crate::activation;
 use crate::channel::{Flush, FrameDecoder, FrameKind, OutFrame, Serialization, Writer};
 use crate::health::Health;
 use crate::int_map::IntMap;

@@ -373,6 +373,26 @@ impl SockAddr {
         }
     }
 
+    /// An AF_UNIX address in the abstract namespace (`name` without the leading NUL).
+    pub fn unix_abstract(name: &[u8]) -> io::Result<SockAddr> {
+        // SAFETY: all-zero sockaddr_storage is valid.
+        let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
+        // SAFETY: sockaddr_un fits in sockaddr_storage.
+        let sun = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_un) };
+        if name.len() + 1 > sun.sun_path.len() {
+            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+        }
+        sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (dst, src) in sun.sun_path[1..].iter_mut().zip(name) {
+            *dst = *src as libc::c_char;
+        }
+        let len = size_of::<libc::sa_family_t>() + 1 + name.len();
+        Ok(SockAddr {
+            storage,
+            len: len as libc::socklen_t,
+        })
+    }
+
     pub fn unix(path: &[u8]) -> io::Result<SockAddr> {
         // SAFETY: all-zero sockaddr_storage is valid.
         let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
@@ -390,6 +410,26 @@ impl SockAddr {
             storage,
             len: len as libc::socklen_t,
         })
+    }
+
+    /// The path of a bound AF_UNIX address (None for other families, unnamed and
+    /// abstract sockets).
+    pub fn unix_path(&self) -> Option<std::path::PathBuf> {
+        use std::os::unix::ffi::OsStrExt;
+        if self.storage.ss_family as libc::c_int != libc::AF_UNIX {
+            return None;
+        }
+        // SAFETY: the family says the storage holds a sockaddr_un.
+        let sun = unsafe { &*(&self.storage as *const _ as *const libc::sockaddr_un) };
+        let len = (self.len as usize)
+            .saturating_sub(size_of::<libc::sa_family_t>())
+            .min(sun.sun_path.len());
+        let bytes: Vec<u8> = sun.sun_path[..len].iter().map(|c| *c as u8).collect();
+        let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+        if end == 0 {
+            return None;
+        }
+        Some(std::ffi::OsStr::from_bytes(&bytes[..end]).into())
     }
 
     pub fn to_std(&self) -> Option<std::net::SocketAddr> {
@@ -451,6 +491,63 @@ pub fn set_int_option(
         )
     })
     .map(|_| ())
+}
+
+/// An integer socket option (SO_TYPE, SO_ACCEPTCONN, ...).
+pub fn int_option(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: passes a pointer to a live int and its size; the kernel writes at most `len`.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            &mut value as *mut libc::c_int as *mut libc::c_void,
+            &mut len,
+        )
+    })?;
+    Ok(value)
+}
+
+/// Sets FD_CLOEXEC on a descriptor this process inherited (no child started from now on
+/// gets it).
+pub fn set_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFD on a descriptor number touches no memory.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    // SAFETY: as above, F_SETFD.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) })?;
+    Ok(())
+}
+
+/// Takes ownership of a descriptor this process was given at exec (systemd's sockets).
+/// The caller must be the only one to claim that number.
+pub fn claim_inherited(fd: RawFd) -> OwnedFd {
+    owned(fd)
+}
+
+/// A datagram sent without blocking to `addr` (sd_notify's messages).
+pub fn send_to(fd: RawFd, data: &[u8], addr: &SockAddr) -> io::Result<usize> {
+    // SAFETY: `data` is valid for its length and addr.storage for addr.len bytes.
+    cvt_size(unsafe {
+        libc::sendto(
+            fd,
+            data.as_ptr() as *const libc::c_void,
+            data.len(),
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            &addr.storage as *const _ as *const libc::sockaddr,
+            addr.len,
+        )
+    })
+}
+
+/// CLOCK_MONOTONIC in microseconds (sd_notify's MONOTONIC_USEC).
+pub fn monotonic_usec() -> u64 {
+    // SAFETY: all-zero timespec is valid; clock_gettime writes into it.
+    let mut ts: libc::timespec = unsafe { zeroed() };
+    // SAFETY: a pointer to a live timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
 }
 
 pub fn bind(fd: RawFd, addr: &SockAddr) -> io::Result<()> {
@@ -568,6 +665,60 @@ pub fn clock_ticks_per_second() -> u64 {
     } else {
         100
     }
+}
+
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for writes of its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        match cvt_size(n as libc::ssize_t) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Writes all of `data`, waiting for room when the descriptor is non-blocking (the
+/// primary's stdout may be a pipe libuv made non-blocking). Never raises SIGPIPE for
+/// sockets; a pipe with no reader fails with EPIPE (Node ignores SIGPIPE).
+pub fn write_all(fd: RawFd, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        // SAFETY: `data` is valid for reads of its length.
+        let n = unsafe { libc::write(fd, data.as_ptr() as *const libc::c_void, data.len()) };
+        match cvt_size(n as libc::ssize_t) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let mut pfd = libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: one live pollfd.
+                unsafe { libc::poll(&mut pfd, 1, 1000) };
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The peer of a connected Unix socket: (pid, uid, gid), from SO_PEERCRED.
+pub fn peer_credentials(fd: RawFd) -> io::Result<(i32, u32, u32)> {
+    // SAFETY: ucred is plain data; all-zero is valid.
+    let mut cred: libc::ucred = unsafe { zeroed() };
+    let mut len = size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: passes a live ucred and its size; the kernel writes at most `len` bytes.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            &mut cred as *mut libc::ucred as *mut libc::c_void,
+            &mut len,
+        )
+    })?;
+    Ok((cred.pid, cred.uid, cred.gid))
 }
 
 /// A CPU mask for `sched_setaffinity`, built before fork so the child only makes the

@@ -196,6 +196,10 @@ impl State {
         let req = BindRequest::from_message(msg);
         // UDP is connectionless: always shared, as in Node.
         let round_robin = self.policy.accepts_in_primary() && !req.is_udp();
+        if let Some(adopted) = activation::find(&req) {
+            let fd = adopted.map_err(|e| errno_of(&e))?;
+            return self.serve_adopted(epoll, key, &req, fd, round_robin);
+        }
         if round_robin && req.transport == servers::Transport::Tcp && req.fd.is_none() {
             let sid = self.servers.insert_unkeyed(Server {
                 key: key.to_string(),
@@ -265,6 +269,40 @@ impl State {
             }));
         }
         let listener = servers::open(&req, round_robin)?;
+        self.serve_listener(epoll, key, &req, listener, round_robin)
+    }
+
+    /// A socket systemd passed (see `activation`) serves the request: round-robin (also
+    /// for sticky) or shared, as the policy says; reuseport shares it, since a new
+    /// SO_REUSEPORT socket would need the bind that activation exists to avoid.
+    fn serve_adopted(
+        &mut self,
+        epoll: &Epoll,
+        key: &str,
+        req: &BindRequest,
+        fd: OwnedFd,
+        round_robin: bool,
+    ) -> Result<u32, i32> {
+        let raw = fd.as_raw_fd();
+        sys::set_nonblocking(raw).map_err(|e| errno_of(&e))?;
+        // A ListenStream= socket is listening already, with the unit's Backlog=.
+        let listening =
+            sys::int_option(raw, libc::SOL_SOCKET, libc::SO_ACCEPTCONN).is_ok_and(|on| on != 0);
+        if round_robin && !listening {
+            sys::listen(raw, req.backlog.unwrap_or(511)).map_err(|e| errno_of(&e))?;
+        }
+        self.serve_listener(epoll, key, req, servers::Listener::adopt(fd), round_robin)
+    }
+
+    /// Registers an open listener as a server (watched by the I/O thread for round-robin).
+    fn serve_listener(
+        &mut self,
+        epoll: &Epoll,
+        key: &str,
+        req: &BindRequest,
+        listener: servers::Listener,
+        round_robin: bool,
+    ) -> Result<u32, i32> {
         let sockname = if round_robin && req.transport == servers::Transport::Tcp {
             servers::sockname(&listener.fd)
         } else {
@@ -474,6 +512,7 @@ impl State {
         let sid = inflight.server;
         if accepted {
             self.on_accepted(id);
+            crate::metrics::count_connection(id);
         } else {
             // Refused (the worker is closing or at maxConnections): a free worker takes it
             // now, or it waits at the head of the queue.
