@@ -30,7 +30,7 @@ async function runScenario(name, impl, { execPath } = {}) {
       try {
         events.push(JSON.parse(line));
       } catch (err) {
-        throw new Error(`${impl}: unparsable event line (${err.message}): ${line.slice(0, 300)}`);
+        throw new Error(`${impl}: unparsable event line (${err.message}): ${line.slice(0, 300)}`, { cause: err });
       }
     }
     return { impl, status, leftover: leftover.length, events, output: proc.output() };

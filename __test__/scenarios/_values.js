@@ -108,9 +108,9 @@ function advancedValues() {
     { one: shared, two: shared },
     new Point(),
     Object.create(null, { nullProto: { value: 1, enumerable: true } }),
-    new Number(7), // eslint-disable-line no-new-wrappers
-    new String('boxed'), // eslint-disable-line no-new-wrappers
-    new Boolean(false), // eslint-disable-line no-new-wrappers
+    new Number(7),
+    new String('boxed'),
+    new Boolean(false),
     { nested: { map: new Map([['s', new Set([new Date(1), 1n, new Uint8Array([9])])]]), arr: [new Map(), new Set()] } },
     NaN,
     -0,

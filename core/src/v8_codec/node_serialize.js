@@ -11,6 +11,7 @@ this.writeValue({ ...object });
   }
 }
 const RAW = Symbol("raw");
+// eslint-disable-next-line no-unused-vars -- called by the expressions this program evaluates
 const raw = (value) => ({ [RAW]: value });
 function ser(x) {
   const isRaw = x !== null && typeof x === "object" && RAW in x;
