@@ -71,9 +71,6 @@ export declare function allowedCpus(): Array<number>
 /** How many CPUs this process may really use: its mask and the cgroup v2 quota. */
 export declare function availableParallelism(): number
 
-/** Counts the connections handed to each worker from now on (`workerConnections`). */
-export declare function countConnections(): void
-
 /** The health keys of `cluster.setupPrimary()`, validated by the facade (lib/health.js). */
 export interface HealthOptions {
   /** Heartbeat interval and timeout (ms), when the heartbeat is on. */
@@ -150,21 +147,6 @@ export interface PeerCredentials {
   pid: number
   uid: number
   gid: number
-}
-
-/** A worker's (or the primary's) figures from `/proc`: CPU times in µs, memory in bytes. */
-export interface ProcStats {
-  pid: number
-  uptime: number
-  cpuUser: number
-  cpuSystem: number
-  cpuPercent: number
-  rss: number
-  pss?: number
-  fds: number
-  threads: number
-  connections: number
-  eventLoopDelay?: number
 }
 
 /** A worker's (or the primary's) figures from `/proc`: CPU times in µs, memory in bytes. */

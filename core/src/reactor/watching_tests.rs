@@ -53,7 +53,10 @@ fn a_worker_whose_beats_stop_is_signalled_then_killed_from_the_io_thread() {
     // than 450 ms after the spawn. (Not `found_after + 200`: on a loaded machine this
     // thread may take the finding late, while the core's grace runs from when it made it.)
     let exited_after = spawned.elapsed();
-    assert!(exited_after >= Duration::from_millis(650), "{exited_after:?}");
+    assert!(
+        exited_after >= Duration::from_millis(650),
+        "{exited_after:?}"
+    );
 }
 
 #[test]
