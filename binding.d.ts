@@ -71,6 +71,19 @@ export declare function allowedCpus(): Array<number>
 /** How many CPUs this process may really use: its mask and the cgroup v2 quota. */
 export declare function availableParallelism(): number
 
+export declare function eventLayout(): EventLayout
+
+/**
+ * The event contract: each kind's name and the names of the fields its cells `a` and
+ * `b` fill, by kind number (see `delivery::EVENT_LAYOUT`), and the cells per event.
+ */
+export interface EventLayout {
+  cellsPerEvent: number
+  kinds: Array<string>
+  a: Array<string | undefined | null>
+  b: Array<string | undefined | null>
+}
+
 /** The health keys of `cluster.setupPrimary()`, validated by the facade (lib/health.js). */
 export interface HealthOptions {
   /** Heartbeat interval and timeout (ms), when the heartbeat is on. */

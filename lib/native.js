@@ -30,13 +30,15 @@ function openListener(event) {
   });
 }
 
-// A batch arrives as one flat array, five cells per event: [kind, worker, payload, a, b]
-// (see src/lib.rs); each becomes a small plain object here, where that is cheap.
-const KINDS = ['internal', 'message', 'disconnect', 'exit', 'written', 'error', 'open', 'timer', 'health'];
-const CELLS_PER_EVENT = 5;
+// A batch arrives as one flat array of cells, `cellsPerEvent` per event: [kind, worker,
+// payload, a, b]. What each kind's `a` and `b` are is the binding's one definition
+// (src/delivery.rs EVENT_LAYOUT), read here when the addon loads; each event becomes a
+// small plain object.
+let layout = null;
 
 // Every event has the same fields, in the same order (one hidden class), so the code that
-// reads them stays monomorphic and V8 does not keep re-optimizing it.
+// reads them stays monomorphic and V8 does not keep re-optimizing it. The fields are those
+// the layout names, plus the payload as `text` (JSON) or `bytes` (advanced).
 function NativeEvent(kind, worker, payload) {
   this.kind = kind;
   this.worker = worker;
@@ -47,32 +49,33 @@ function NativeEvent(kind, worker, payload) {
   this.handleType = undefined;
   this.code = undefined;
   this.signal = undefined;
-  this.writeIds = undefined;
-  this.message = undefined;
+  this.writeId = undefined;
   this.server = undefined;
 }
 
-function decode(cells, i) {
-  const kind = KINDS[cells[i]];
-  const payload = cells[i + 2];
-  const a = cells[i + 3];
-  const b = cells[i + 4];
-  const event = new NativeEvent(kind, cells[i + 1], payload);
-  switch (kind) {
-    case 'internal': event.act = a; break;
-    case 'message': event.fd = a; event.handleType = b; break;
-    case 'exit': event.code = a; event.signal = b; break;
-    case 'written': event.writeIds = [a]; break;
-    case 'error': event.message = payload; break;
-    case 'open': event.server = a; break;
-    case 'health': event.act = a; break;
-    default:
+/** The layout the binding gives, checked against the fields events have. */
+function readLayout(given) {
+  const fields = new Set(Object.keys(new NativeEvent()));
+  for (const name of [...given.a, ...given.b]) {
+    if (name != null && !fields.has(name)) {
+      throw new Error(`rust-cluster: the addon names an event field this facade lacks: ${name} (rebuild the addon)`);
+    }
   }
+  return given;
+}
+
+function decode(cells, i) {
+  const number = cells[i];
+  const event = new NativeEvent(layout.kinds[number], cells[i + 1], cells[i + 2]);
+  const a = layout.a[number];
+  const b = layout.b[number];
+  if (a != null) event[a] = cells[i + 3];
+  if (b != null) event[b] = cells[i + 4];
   return event;
 }
 
 function onEvents(cells) {
-  for (let i = 0; i < cells.length; i += CELLS_PER_EVENT) {
+  for (let i = 0; i < cells.length; i += layout.cellsPerEvent) {
     const event = decode(cells, i);
     if (event.kind === 'open') {
       openListener(event);
@@ -120,6 +123,7 @@ const settings = new Map();
 function native() {
   if (primary === null) {
     binding = require('../binding');
+    layout ??= readLayout(binding.eventLayout());
     primary = new binding.NativePrimary(onEvents, isMainThread);
     primaryIndex = primary.index;
     // Workers run this same Node (process.execPath), whose line decides how handles
@@ -210,7 +214,14 @@ function unref() {
   }
 }
 
+/** The event contract as the loaded addon gives it (for the tests). */
+function eventLayout() {
+  native();
+  return layout;
+}
+
 module.exports = {
+  eventLayout, NativeEvent,
   native, spawn, configure, setPolicy, setMaxFrame, setNeeded, releaseWhenIdle,
   sendString, sendFrame, register, unregister, ref, unref, setTimerHandler, setHealthHandler,
 };

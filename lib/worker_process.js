@@ -302,12 +302,12 @@ class WorkerProcess extends EventEmitter {
       case 'message': return this._onMessage(event);
       case 'internal': return this._onInternal(event);
       case 'written':
-        for (const id of event.writeIds) this._writesDone(id);
+        this._writesDone(event.writeId);
         return;
       case 'disconnect': return this._onChannelEnd();
       case 'exit': return this._onExit(event);
       case 'error': {
-        const err = new Error(`rust-cluster: worker ${this.pid} broke the IPC protocol: ${event.message}`);
+        const err = new Error(`rust-cluster: worker ${this.pid} broke the IPC protocol: ${event.text}`);
         err.code = 'ERR_IPC_PROTOCOL';
         nextTick(() => this.emit('error', err));
         return;

@@ -33,7 +33,25 @@ impl ToNapiValue for Cell {
     }
 }
 
-/// [kind, worker, payload, a, b] per event; the kinds, in order, as lib/native.js reads them.
+/// [kind, worker, payload, a, b] per event.
+pub const CELLS_PER_EVENT: u32 = 5;
+
+/// The kinds of event, by their number in a batch, and the names of the event fields
+/// JavaScript puts cells `a` and `b` (and, for `error`, the payload) in: the one definition
+/// of the contract, which lib/native.js reads at load (`eventLayout()`).
+pub const EVENT_LAYOUT: [(&str, Option<&str>, Option<&str>); 9] = [
+    ("internal", Some("act"), None),
+    ("message", Some("fd"), Some("handleType")),
+    ("disconnect", None, None),
+    ("exit", Some("code"), Some("signal")),
+    ("written", Some("writeId"), None),
+    ("error", None, None),
+    ("open", Some("server"), None),
+    ("timer", None, None),
+    ("health", Some("act"), None),
+];
+
+/// A kind's number: its index in `EVENT_LAYOUT` (checked by a test).
 const KIND_INTERNAL: f64 = 0.0;
 const KIND_MESSAGE: f64 = 1.0;
 const KIND_DISCONNECT: f64 = 2.0;
@@ -232,5 +250,29 @@ impl EventSink for JsSink {
 
     fn deliver_on_loop(&self, events: Vec<Event>) {
         self.pending.push(events);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_numbers_are_their_index_in_the_layout() {
+        let numbered = [
+            ("internal", KIND_INTERNAL),
+            ("message", KIND_MESSAGE),
+            ("disconnect", KIND_DISCONNECT),
+            ("exit", KIND_EXIT),
+            ("written", KIND_WRITTEN),
+            ("error", KIND_ERROR),
+            ("open", KIND_OPEN),
+            ("timer", KIND_TIMER),
+            ("health", KIND_HEALTH),
+        ];
+        assert_eq!(numbered.len(), EVENT_LAYOUT.len());
+        for (name, number) in numbered {
+            assert_eq!(EVENT_LAYOUT[number as usize].0, name);
+        }
     }
 }

@@ -226,6 +226,28 @@ fn stdio_spec(s: &str) -> StdioSpec {
     }
 }
 
+/// The event contract: each kind's name and the names of the fields its cells `a` and
+/// `b` fill, by kind number (see `delivery::EVENT_LAYOUT`), and the cells per event.
+#[napi(object)]
+pub struct EventLayout {
+    pub cells_per_event: u32,
+    pub kinds: Vec<String>,
+    pub a: Vec<Option<String>>,
+    pub b: Vec<Option<String>>,
+}
+
+#[napi]
+pub fn event_layout() -> EventLayout {
+    let layout = &delivery::EVENT_LAYOUT;
+    let owned = |name: Option<&str>| name.map(str::to_string);
+    EventLayout {
+        cells_per_event: delivery::CELLS_PER_EVENT,
+        kinds: layout.iter().map(|kind| kind.0.to_string()).collect(),
+        a: layout.iter().map(|kind| owned(kind.1)).collect(),
+        b: layout.iter().map(|kind| owned(kind.2)).collect(),
+    }
+}
+
 /// Every primary of this process (one per JavaScript environment using the module), by
 /// index. The per-message calls (`sendString`, `sendFrame`) are free functions taking this
 /// index rather than methods: napi-rs tracks a borrow of `this` on every method call, which
