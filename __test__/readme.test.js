@@ -34,3 +34,39 @@ test("README's How it is built table names every source file", () => {
   });
   assert.deepStrictEqual(missing, [], 'files the table does not name');
 });
+
+const { start, getFreePort, get } = require('./helpers/run');
+
+/** The README's ```js blocks. */
+function codeBlocks() {
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  return [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
+}
+
+test('README "Usage": the example is examples/readme/usage.js, and it serves from two workers', async (t) => {
+  const file = path.join(root, 'examples', 'readme', 'usage.js');
+  assert.ok(codeBlocks().includes(fs.readFileSync(file, 'utf8')), 'the README shows the file verbatim');
+  const port = await getFreePort();
+  const proc = start(file, { env: { PORT: port } });
+  t.after(() => proc.cleanup());
+  const seen = new Set();
+  for (let i = 0; i < 400 && seen.size < 2; i++) { // up to about 20 s for both to start
+    try {
+      const res = await get(port, { path: '/' });
+      seen.add(res.body.trim());
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50)); // not listening yet
+    }
+  }
+  assert.deepStrictEqual([...seen].sort(), ['worker 1', 'worker 2']);
+});
+
+test('README "Settings": the example is examples/readme/settings.js, and it applies', async (t) => {
+  const file = path.join(root, 'examples', 'readme', 'settings.js');
+  const shown = fs.readFileSync(file, 'utf8').split('\n').slice(2, 5).join('\n');
+  assert.ok(codeBlocks().some((block) => block.includes(shown)), 'the README shows the settings call');
+  const proc = start(file);
+  t.after(() => proc.cleanup());
+  const { line } = await proc.waitFor(/^\{"policy"/);
+  assert.deepStrictEqual(JSON.parse(line), { policy: 4, maxMessageBytes: 1048576 });
+});
