@@ -97,15 +97,8 @@ mod tests {
     #[test]
     fn pidfd_becomes_readable_at_exit_and_status_is_collected_once() {
         let spawned = spawn(SpawnOptions {
-            program: "/bin/sh".into(),
-            args: vec!["-c".into(), "exit 3".into()],
-            env: vec![],
-            cwd: None,
-            uid: None,
-            gid: None,
             stdio: vec![StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Ignore],
-            channel_fd: 3,
-            cpu_affinity: None,
+            ..SpawnOptions::shell("exit 3")
         })
         .unwrap();
         let epoll = sys::Epoll::new().unwrap();

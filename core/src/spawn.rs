@@ -42,6 +42,24 @@ pub struct SpawnOptions {
     pub cpu_affinity: Option<Vec<usize>>,
 }
 
+impl SpawnOptions {
+    /// `/bin/sh -c script` with nothing else set (stdin and stdout ignored, stderr
+    /// inherited, the channel at 3): what the core's tests spawn in place of a worker.
+    pub fn shell(script: &str) -> SpawnOptions {
+        SpawnOptions {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: vec![],
+            cwd: None,
+            uid: None,
+            gid: None,
+            stdio: vec![StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Inherit],
+            channel_fd: 3,
+            cpu_affinity: None,
+        }
+    }
+}
+
 pub struct Spawned {
     pub pid: i32,
     /// The primary's end of the IPC channel.
@@ -191,15 +209,10 @@ mod tests {
 
     fn sh(script: &str, stdio: [StdioSpec; 3]) -> SpawnOptions {
         SpawnOptions {
-            program: "/bin/sh".into(),
-            args: vec!["-c".into(), script.into()],
             env: vec![("GREETING".into(), "hi".into())],
             cwd: Some("/".into()),
-            uid: None,
-            gid: None,
             stdio: stdio.to_vec(),
-            channel_fd: 3,
-            cpu_affinity: None,
+            ..SpawnOptions::shell(script)
         }
     }
 

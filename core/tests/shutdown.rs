@@ -4,7 +4,7 @@
 
 use rust_cluster_core::reaper::Exit;
 use rust_cluster_core::sys;
-use rust_cluster_core::{Event, EventSink, Primary, Serialization, SpawnOptions, StdioSpec};
+use rust_cluster_core::{Event, EventSink, Primary, Serialization, SpawnOptions};
 use std::time::Duration;
 
 struct Ignore;
@@ -27,17 +27,7 @@ fn counts() -> (usize, usize) {
 }
 
 fn sh(script: &str) -> SpawnOptions {
-    SpawnOptions {
-        program: "/bin/sh".into(),
-        args: vec!["-c".into(), script.into()],
-        env: vec![],
-        cwd: None,
-        uid: None,
-        gid: None,
-        stdio: vec![StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Inherit],
-        channel_fd: 3,
-        cpu_affinity: None,
-    }
+    SpawnOptions::shell(script)
 }
 
 /// A worker that leaves when its channel closes, as a Node worker does.

@@ -41,17 +41,7 @@ fn event_loop_of(primary: &Primary) -> Epoll {
 }
 
 pub(super) fn sh(script: &str) -> SpawnOptions {
-    SpawnOptions {
-        program: "/bin/sh".into(),
-        args: vec!["-c".into(), script.into()],
-        env: vec![],
-        cwd: None,
-        uid: None,
-        gid: None,
-        stdio: vec![StdioSpec::Ignore, StdioSpec::Ignore, StdioSpec::Inherit],
-        channel_fd: 3,
-        cpu_affinity: None,
-    }
+    SpawnOptions::shell(script)
 }
 
 fn frame_text(event: &Event) -> String {
