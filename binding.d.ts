@@ -14,8 +14,7 @@ export declare class NativePrimary {
   shutdown(): void
   /** This primary's index, for `sendFrame` and `sendString`. */
   get index(): number
-  /** "rr", "none", "sticky" or "reuseport". */
-  setPolicy(policy: string): void
+  setPolicy(policy: PolicyName): void
   /** Key shared handles as this Node major version's primary does. */
   followNodeLine(major: number): void
   setMaxFrame(bytes: number): void
@@ -162,6 +161,17 @@ export interface PeerCredentials {
   gid: number
 }
 
+/**
+ * A scheduling policy, by the name lib/policies.js gives it; any other string is refused
+ * at the boundary.
+ */
+export declare const enum PolicyName {
+  None = 'none',
+  RoundRobin = 'rr',
+  Sticky = 'sticky',
+  ReusePort = 'reuseport',
+}
+
 /** A worker's (or the primary's) figures from `/proc`: CPU times in µs, memory in bytes. */
 export interface ProcStats {
   pid: number
@@ -208,6 +218,12 @@ export declare function sendFrame(primary: number, id: number, frame: Buffer, fd
 /** `sendFrame` for a JSON frame (no descriptor). */
 export declare function sendString(primary: number, id: number, frame: string, writeId: number): number
 
+/** A channel's serialization, as `child_process` names it. */
+export declare const enum SerializationName {
+  Json = 'json',
+  Advanced = 'advanced',
+}
+
 export interface SpawnRequest {
   id: number
   execPath: string
@@ -218,13 +234,12 @@ export interface SpawnRequest {
   uid?: number
   gid?: number
   /**
-   * By child descriptor: "inherit" | "ignore" | "pipe" | a descriptor number as a string
-   * (the channel's slot is ignored).
+   * By child descriptor: a name, or a descriptor of the primary's to give the child
+   * there (the channel's slot is ignored).
    */
-  stdio: Array<string>
+  stdio: Array<StdioName | number>
   channelFd: number
-  /** "json" | "advanced" */
-  serialization: string
+  serialization: SerializationName
   /**
    * "prefix" | "json": the worker's stdout and stderr (piped) are read by the core line
    * by line and written to the primary's own (see the core's `logs`).
@@ -242,4 +257,11 @@ export interface SpawnResult {
   errno: number
   /** The primary's ends of piped stdio (-1 where not piped). */
   stdio: Array<number>
+}
+
+/** A stdio slot that is no descriptor number of the primary's. */
+export declare const enum StdioName {
+  Inherit = 'inherit',
+  Ignore = 'ignore',
+  Pipe = 'pipe',
 }

@@ -38,3 +38,19 @@ test('every field the layout fills is a field of the facade events', () => {
   assert.strictEqual(layout.kinds.length, layout.a.length);
   assert.strictEqual(layout.kinds.length, layout.b.length);
 });
+
+test('the binding refuses a policy, serialization or stdio name it does not know, instead of defaulting', () => {
+  const binding = require('../binding');
+  const primary = new binding.NativePrimary(() => {}, true);
+  try {
+    assert.throws(() => primary.setPolicy('nonsense'), /does not match any variant of enum `PolicyName`/);
+    const request = (fields) => ({
+      id: 1, execPath: process.execPath, args: ['-e', ''], env: [], stdio: ['ignore', 'ignore', 'inherit'],
+      channelFd: 3, serialization: 'json', ...fields,
+    });
+    assert.throws(() => primary.spawn(request({ serialization: 'xml' })), /SerializationName/);
+    assert.throws(() => primary.spawn(request({ stdio: ['ignore', 'pipe', 'nonsense'] })), /StdioName|Either|number/);
+  } finally {
+    primary.shutdown();
+  }
+});

@@ -173,17 +173,17 @@ function stdioStringToArray(stdio) {
   }
 }
 
-/** One stdio slot as the core takes it: inherit | ignore | pipe | "<fd>". */
+/** One stdio slot as the binding takes it: inherit | ignore | pipe, or a descriptor number. */
 function normalizeStdioSlot(value, index) {
   if (value == null || value === 'pipe' || value === 'overlapped') return 'pipe';
   if (value === 'ignore') return 'ignore';
   if (value === 'inherit') return 'inherit';
   if (typeof value === 'number') {
     if (value < 0) return 'pipe';
-    return value === index ? 'inherit' : String(value);
+    return value === index ? 'inherit' : value;
   }
   const fd = typeof value.fd === 'number' ? value.fd : value._handle?.fd ?? value.handle?.fd;
-  if (typeof fd === 'number' && fd >= 0) return fd === index ? 'inherit' : String(fd);
+  if (typeof fd === 'number' && fd >= 0) return fd === index ? 'inherit' : fd;
   throw ERR_INVALID_ARG_VALUE('stdio', value);
 }
 

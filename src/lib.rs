@@ -31,6 +31,32 @@ fn nix_einval() -> i32 {
 const ESRCH: i32 = 3;
 const ECANCELED: i32 = 125;
 
+/// A scheduling policy, by the name lib/policies.js gives it; any other string is refused
+/// at the boundary.
+#[napi(string_enum = "lowercase")]
+pub enum PolicyName {
+    None,
+    #[napi(value = "rr")]
+    RoundRobin,
+    Sticky,
+    ReusePort,
+}
+
+/// A channel's serialization, as `child_process` names it.
+#[napi(string_enum = "lowercase")]
+pub enum SerializationName {
+    Json,
+    Advanced,
+}
+
+/// A stdio slot that is no descriptor number of the primary's.
+#[napi(string_enum = "lowercase")]
+pub enum StdioName {
+    Inherit,
+    Ignore,
+    Pipe,
+}
+
 #[napi(object)]
 pub struct SpawnRequest {
     pub id: u32,
@@ -41,12 +67,11 @@ pub struct SpawnRequest {
     pub cwd: Option<String>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
-    /// By child descriptor: "inherit" | "ignore" | "pipe" | a descriptor number as a string
-    /// (the channel's slot is ignored).
-    pub stdio: Vec<String>,
+    /// By child descriptor: a name, or a descriptor of the primary's to give the child
+    /// there (the channel's slot is ignored).
+    pub stdio: Vec<Either<StdioName, i32>>,
     pub channel_fd: i32,
-    /// "json" | "advanced"
-    pub serialization: String,
+    pub serialization: SerializationName,
     /// "prefix" | "json": the worker's stdout and stderr (piped) are read by the core line
     /// by line and written to the primary's own (see the core's `logs`).
     pub log_format: Option<String>,
@@ -215,14 +240,12 @@ fn send_outcome(result: io::Result<rust_cluster_core::Sent>) -> f64 {
     }
 }
 
-fn stdio_spec(s: &str) -> StdioSpec {
-    match s {
-        "ignore" => StdioSpec::Ignore,
-        "pipe" => StdioSpec::Pipe,
-        other => match other.parse::<i32>() {
-            Ok(fd) => StdioSpec::Fd(fd),
-            Err(_) => StdioSpec::Inherit,
-        },
+fn stdio_spec(slot: &Either<StdioName, i32>) -> StdioSpec {
+    match slot {
+        Either::A(StdioName::Inherit) => StdioSpec::Inherit,
+        Either::A(StdioName::Ignore) => StdioSpec::Ignore,
+        Either::A(StdioName::Pipe) => StdioSpec::Pipe,
+        Either::B(fd) => StdioSpec::Fd(*fd),
     }
 }
 
@@ -468,14 +491,13 @@ impl NativePrimary {
         self.index
     }
 
-    /// "rr", "none", "sticky" or "reuseport".
     #[napi]
-    pub fn set_policy(&self, policy: String) {
-        let policy = match policy.as_str() {
-            "none" => Policy::None,
-            "sticky" => Policy::Sticky,
-            "reuseport" => Policy::ReusePort,
-            _ => Policy::RoundRobin,
+    pub fn set_policy(&self, policy: PolicyName) {
+        let policy = match policy {
+            PolicyName::None => Policy::None,
+            PolicyName::RoundRobin => Policy::RoundRobin,
+            PolicyName::Sticky => Policy::Sticky,
+            PolicyName::ReusePort => Policy::ReusePort,
         };
         self.with(|live| live.primary.set_policy(policy));
     }
@@ -498,12 +520,11 @@ impl NativePrimary {
 
     #[napi]
     pub fn spawn(&self, req: SpawnRequest) -> SpawnResult {
-        let json = req.serialization != "advanced";
-        let mode = if json {
-            Serialization::Json
-        } else {
-            Serialization::Advanced
+        let mode = match req.serialization {
+            SerializationName::Json => Serialization::Json,
+            SerializationName::Advanced => Serialization::Advanced,
         };
+        let json = mode == Serialization::Json;
         let options = SpawnOptions {
             program: req.exec_path,
             args: req.args,
@@ -518,7 +539,7 @@ impl NativePrimary {
             cwd: req.cwd,
             uid: req.uid,
             gid: req.gid,
-            stdio: req.stdio.iter().map(|s| stdio_spec(s)).collect(),
+            stdio: req.stdio.iter().map(stdio_spec).collect(),
             channel_fd: req.channel_fd,
             cpu_affinity: req
                 .cpu_affinity
