@@ -726,7 +726,10 @@ impl State {
         let Some(next) = self.supervisor.next_due() else {
             return -1;
         };
-        let now = inner.now();
+        // A timer set at t for `ms` is due at floor(t) + ms, up to 1 ms short of t + ms:
+        // judged by the whole milliseconds surely passed (one less than the clock's floor),
+        // a deadline never fires early, and at most a millisecond late.
+        let now = inner.now().saturating_sub(1);
         if next > now {
             return (next - now).min(i32::MAX as Millis) as i32;
         }
