@@ -624,26 +624,6 @@ mod tests {
     }
 
     #[test]
-    fn sockets_handed_to_workers_are_non_blocking_as_libuv_makes_them() {
-        // Shared by every worker under SCHED_NONE (and by a reuseport replacement and its
-        // predecessor): a blocking one leaves a worker stuck in accept() after it lost the
-        // race for a connection.
-        let shared = open(&tcp_request(Some("127.0.0.1"), 0), false).unwrap();
-        assert!(sys::is_nonblocking(shared.fd.as_raw_fd()).unwrap());
-        let port = sockname(&shared.fd).unwrap()["port"].as_u64().unwrap() as u16;
-        let reuse = open_reuseport(&tcp_request(Some("127.0.0.1"), 0), 0).unwrap();
-        assert!(sys::is_nonblocking(reuse.fd.as_raw_fd()).unwrap());
-        let mut udp = tcp_request(Some("127.0.0.1"), 0);
-        udp.transport = Transport::Udp { v6: false };
-        let udp = open(&udp, false).unwrap();
-        assert!(sys::is_nonblocking(udp.fd.as_raw_fd()).unwrap());
-        // Listening with nothing queued: accept says EAGAIN at once instead of waiting.
-        sys::listen(shared.fd.as_raw_fd(), 16).unwrap();
-        assert!(matches!(sys::accept(shared.fd.as_raw_fd()), Ok(None)));
-        std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    }
-
-    #[test]
     fn bind_conflict_is_a_negative_errno() {
         let first = open(&tcp_request(Some("127.0.0.1"), 0), true).unwrap();
         let port = sockname(&first.fd).unwrap()["port"].as_i64().unwrap();
@@ -714,6 +694,8 @@ mod tests {
         assert!(is_nonblocking(&open(&by_fd, false).unwrap().fd), "fd");
 
         let listener = open(&tcp_request(Some("127.0.0.1"), 0), true).unwrap();
+        // Listening with nothing queued: accept says EAGAIN at once instead of waiting.
+        assert!(matches!(sys::accept(listener.fd.as_raw_fd()), Ok(None)));
         let port = sockname(&listener.fd).unwrap()["port"].as_u64().unwrap() as u16;
         let _client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         let (conn, _) = sys::accept(listener.fd.as_raw_fd()).unwrap().unwrap();

@@ -467,13 +467,6 @@ pub fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
     })?))
 }
 
-/// Whether O_NONBLOCK is set on the descriptor's open file description.
-pub fn is_nonblocking(fd: RawFd) -> io::Result<bool> {
-    // SAFETY: F_GETFL on a descriptor we hold touches no memory.
-    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
-    Ok(flags & libc::O_NONBLOCK != 0)
-}
-
 pub fn set_int_option(
     fd: RawFd,
     level: libc::c_int,
