@@ -5,6 +5,7 @@
 use delivery::{Cell, JsSink, Pending};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use rust_cluster_core::errno::Errno;
 use rust_cluster_core::health::{HealthSettings, Heartbeat, MemoryLimit, MemoryMetric, Recycle};
 use rust_cluster_core::supervisor::{Decision, KillReason, RestartPolicy};
 use rust_cluster_core::{reactor, Policy, Primary, Serialization, SpawnOptions, StdioSpec};
@@ -19,17 +20,10 @@ use std::time::Duration;
 mod delivery;
 mod loop_watch;
 
+/// The negative errno JavaScript receives for an error (see `Errno`).
 fn errno(e: &io::Error) -> i32 {
-    -e.raw_os_error().unwrap_or(nix_einval())
+    Errno::from(e).negative()
 }
-
-fn nix_einval() -> i32 {
-    22
-}
-
-/// Linux's errno values for a worker already gone and for a primary that has ended.
-const ESRCH: i32 = 3;
-const ECANCELED: i32 = 125;
 
 /// A scheduling policy, by the name lib/policies.js gives it; any other string is refused
 /// at the boundary.
@@ -285,7 +279,7 @@ fn with_primary(index: u32, f: impl FnOnce(&Primary) -> f64) -> f64 {
         .and_then(Option::as_ref)
     {
         Some(primary) => f(primary),
-        None => -(nix_einval() as f64),
+        None => Errno::EINVAL.negative() as f64,
     }
 }
 
@@ -553,7 +547,7 @@ impl NativePrimary {
             .log_format
             .as_deref()
             .and_then(rust_cluster_core::logs::Format::parse);
-        match spawned.unwrap_or_else(|| Err(io::Error::from_raw_os_error(ECANCELED))) {
+        match spawned.unwrap_or_else(|| Err(Errno::ECANCELED.io_error())) {
             Ok((pid, mut stdio)) => {
                 if let Some(format) = log_format {
                     read_logs(req.id, pid, &mut stdio, format);
@@ -584,7 +578,10 @@ impl NativePrimary {
     /// Opening it failed with `errno` (negative).
     #[napi]
     pub fn listener_failed(&self, server: u32, errno: i32) {
-        self.with(|live| live.primary.listener_failed(server, errno));
+        self.with(|live| {
+            live.primary
+                .listener_failed(server, Errno::from_negative(errno))
+        });
     }
 
     #[napi]
@@ -609,7 +606,7 @@ impl NativePrimary {
         match self.with(|live| live.primary.kill(id, signal)) {
             Some(Ok(())) => 0,
             Some(Err(e)) => errno(&e),
-            None => -ESRCH,
+            None => Errno::ESRCH.negative(),
         }
     }
 
@@ -809,10 +806,10 @@ pub fn metrics_start(
         port,
     };
     let Ok(ip) = host.parse::<std::net::IpAddr>() else {
-        return Ok(failed(-nix_einval()));
+        return Ok(failed(Errno::EINVAL.negative()));
     };
     let Ok(port16) = u16::try_from(port) else {
-        return Ok(failed(-nix_einval()));
+        return Ok(failed(Errno::EINVAL.negative()));
     };
     let ask = on_scrape
         .build_threadsafe_function::<f64>()

@@ -10,8 +10,8 @@
 //! - `v8_codec`: the `advanced` serialization's wire format;
 //! - `servers`: the listening sockets shared with workers;
 //! - `scheduler`: round-robin handoff of accepted connections;
-//! - `reactor`: the I/O thread that ties them together (`reactor::serving`: the server
-//!   side of the protocol and connection handoff);
+//! - `reactor`: the I/O thread that ties them together, and `Primary`, the core's API
+//!   (its module doc lists its files);
 //! - `reaper`: collecting exits;
 //! - `supervisor`: restart backoff and windows, deadlines and startup timeouts (pure, on
 //!   an injected clock; the reactor drives its timers);
@@ -19,11 +19,17 @@
 //! - `health`: heartbeat deadlines, the memory limit and recycling (pure, on an injected
 //!   clock; the reactor samples and acts);
 //! - `watchdog`: no worker outlives a primary that died;
-//! - `int_map`: maps keyed by the primary's own small integers.
+//! - `int_map`: maps keyed by the primary's own small integers;
+//! - `errno`: the one errno type (negative on the wire, as Node and libuv carry it);
+//! - `sys`: the syscall wrappers, where the `unsafe` code lives (but for what runs between
+//!   fork and exec: `spawn` and `watchdog`), each block with its SAFETY comment;
+//! - `signals`: signal names as Node spells them (`os.constants.signals`);
+//! - `bytes`: fast byte searches (newlines, message markers) for the hot path.
 
 pub mod activation;
 pub mod bytes;
 pub mod channel;
+pub mod errno;
 pub mod health;
 pub mod int_map;
 pub mod logs;

@@ -2,6 +2,7 @@
 //! `net._createServerHandle` / `dgram._createSocketHandle` / RoundRobinHandle create them,
 //! and the table of them keyed like Node (`address:port:addressType:fd:index`).
 
+use crate::errno::Errno;
 use crate::int_map::IntMap;
 use crate::scheduler::{RoundRobin, WorkerId};
 use crate::sys;
@@ -113,22 +114,17 @@ impl Drop for Listener {
     }
 }
 
-fn errno_of(e: &io::Error) -> i32 {
-    -e.raw_os_error().unwrap_or(libc::EINVAL)
-}
-
 /// Opens the socket a request asks for; `listen` is true for round-robin (the primary
 /// accepts), false for shared handles (each worker calls listen itself, as in Node).
-/// Errors are libuv-style negative errno values, which the worker turns into Node's error.
-pub fn open(req: &BindRequest, listen: bool) -> Result<Listener, i32> {
+/// The error goes to the worker as a negative errno, which it turns into Node's error.
+pub fn open(req: &BindRequest, listen: bool) -> Result<Listener, Errno> {
     if let Some(fd) = req.fd {
         // Node opens the descriptor number as the primary sees it, and libuv's
         // uv_tcp_open / uv_pipe_open make it non-blocking.
-        let fd = sys::dup_cloexec(fd as i32).map_err(|_| -libc::EINVAL)?;
-        sys::set_nonblocking(fd.as_raw_fd()).map_err(|e| errno_of(&e))?;
+        let fd = sys::dup_cloexec(fd as i32).map_err(|_| Errno::EINVAL)?;
+        sys::set_nonblocking(fd.as_raw_fd())?;
         if listen {
-            sys::listen(fd.as_raw_fd(), req.backlog.unwrap_or(DEFAULT_BACKLOG))
-                .map_err(|e| errno_of(&e))?;
+            sys::listen(fd.as_raw_fd(), req.backlog.unwrap_or(DEFAULT_BACKLOG))?;
         }
         return Ok(Listener {
             fd,
@@ -140,7 +136,7 @@ pub fn open(req: &BindRequest, listen: bool) -> Result<Listener, i32> {
         Transport::Unix => open_unix(req, listen),
         Transport::Udp { v6 } => open_udp(req, *v6),
     }
-    .map_err(|e| errno_of(&e))
+    .map_err(Errno::from)
 }
 
 fn parse_ip(address: &str, v6: bool) -> io::Result<IpAddr> {
@@ -373,7 +369,7 @@ impl ReusePortGroup {
         worker: WorkerId,
         slot: Option<u32>,
         next_uid: &mut u32,
-    ) -> Result<&mut ReuseSocket, i32> {
+    ) -> Result<&mut ReuseSocket, Errno> {
         let of_slot = slot.and_then(|slot| self.sockets.iter().position(|s| s.slot == Some(slot)));
         let orphan = || {
             self.sockets
@@ -383,8 +379,7 @@ impl ReusePortGroup {
         let index = match of_slot.or_else(orphan) {
             Some(index) => index,
             None => {
-                let listener =
-                    open_reuseport(&self.request, self.port).map_err(|e| errno_of(&e))?;
+                let listener = open_reuseport(&self.request, self.port)?;
                 *next_uid = next_uid.wrapping_add(1);
                 self.sockets.push(ReuseSocket {
                     uid: *next_uid,
@@ -475,6 +470,21 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server for `key` with no socket of its own yet, nobody waiting and no data.
+    pub fn new(key: &str, distribution: Distribution) -> Server {
+        Server {
+            key: key.to_string(),
+            listener: None,
+            opening: false,
+            waiting: Vec::new(),
+            distribution,
+            data: Value::Null,
+            sockname: None,
+            is_udp: false,
+            drained: false,
+        }
+    }
+
     /// Nobody holds or waits for this server.
     pub fn is_idle(&self) -> bool {
         let held = match &self.distribution {
@@ -630,10 +640,10 @@ mod tests {
         let err = open(&tcp_request(Some("127.0.0.1"), port), true)
             .err()
             .unwrap();
-        assert_eq!(err, -libc::EADDRINUSE);
+        assert_eq!(err, Errno::EADDRINUSE);
         assert_eq!(
             open(&tcp_request(Some("not an ip"), 0), true).err(),
-            Some(-libc::EINVAL)
+            Some(Errno::EINVAL)
         );
     }
 
@@ -703,19 +713,8 @@ mod tests {
     }
 
     fn shared_server(key: &str, workers: &[WorkerId]) -> Server {
-        Server {
-            key: key.to_string(),
-            listener: None,
-            opening: false,
-            waiting: Vec::new(),
-            distribution: Distribution::Shared {
-                workers: workers.iter().copied().collect(),
-            },
-            data: Value::Null,
-            sockname: None,
-            is_udp: false,
-            drained: false,
-        }
+        let workers = workers.iter().copied().collect();
+        Server::new(key, Distribution::Shared { workers })
     }
 
     /// Node 22's keying: a replacement is keyed once it opened; the server it replaced

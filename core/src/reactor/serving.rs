@@ -2,15 +2,11 @@
 //! listening sockets they share, and round-robin / sticky / reuseport-orphan handoff of
 //! accepted connections as `newconn`, with the worker's answer deciding what comes next.
 
+use super::primary::port_of;
 use super::*;
 
 impl State {
-    pub(super) fn on_query_server(
-        &mut self,
-        epoll: &Epoll,
-        id: WorkerId,
-        msg: &Map<String, Value>,
-    ) {
+    pub(super) fn on_query_server(&mut self, id: WorkerId, msg: &Map<String, Value>) {
         let leaving = self.workers.get(&id).is_none_or(|s| s.leaving);
         if leaving {
             return;
@@ -24,7 +20,7 @@ impl State {
             && cached.is_some_and(|sid| self.servers.get(sid).is_some_and(|s| s.has(id)));
         let sid = match cached.filter(|_| !replacing) {
             Some(sid) => sid,
-            None => match self.open_server(epoll, &key, msg) {
+            None => match self.open_server(&key, msg) {
                 Ok(sid) => {
                     // A replacement takes the key once it opened (for round-robin
                     // listeners, which JavaScript opens, in on_listener_opened).
@@ -33,7 +29,7 @@ impl State {
                     }
                     sid
                 }
-                Err(errno) => return self.reply_error(epoll, id, &key, seq, data, errno),
+                Err(errno) => return self.reply_error(id, &key, seq, data, errno),
             },
         };
         let Some(server) = self.servers.get_mut(sid) else {
@@ -47,28 +43,27 @@ impl State {
             server.waiting.push((id, seq));
             return;
         }
-        self.join_server(epoll, sid, id, seq);
+        self.join_server(sid, id, seq);
     }
 
     pub(super) fn reply_error(
         &mut self,
-        epoll: &Epoll,
         id: WorkerId,
         key: &str,
         seq: Value,
         data: Value,
-        errno: i32,
+        errno: Errno,
     ) {
         let mut reply = Map::new();
-        reply.insert("errno".into(), Value::from(errno));
+        reply.insert("errno".into(), Value::from(errno.negative()));
         reply.insert("key".into(), Value::from(key));
         reply.insert("ack".into(), seq);
         reply.insert("data".into(), data);
-        self.send_internal(epoll, id, reply, None);
+        self.send_internal(id, reply, None);
     }
 
     /// Adds a worker to an open server and answers its `queryServer`.
-    pub(super) fn join_server(&mut self, epoll: &Epoll, sid: u32, id: WorkerId, seq: Value) {
+    pub(super) fn join_server(&mut self, sid: u32, id: WorkerId, seq: Value) {
         let Some(server) = self.servers.get_mut(sid) else {
             return;
         };
@@ -88,13 +83,13 @@ impl State {
                         let key = server.key.clone();
                         let data = server.data.clone();
                         let seq = reply.remove("ack").unwrap_or(Value::Null);
-                        return self.reply_error(epoll, id, &key, seq, data, errno);
+                        return self.reply_error(id, &key, seq, data, errno);
                     }
                 };
                 // Taken over: the primary stops accepting on it.
                 if socket.watched {
                     socket.watched = false;
-                    epoll.delete(socket.listener.fd.as_raw_fd());
+                    self.pollers.io.delete(socket.listener.fd.as_raw_fd());
                     self.orphans.remove(&socket.uid);
                 }
                 let Ok(fd) = sys::dup_cloexec(socket.listener.fd.as_raw_fd()) else {
@@ -102,10 +97,10 @@ impl State {
                 };
                 let first = group.forward.add(id);
                 reply.insert("errno".into(), Value::from(0));
-                self.send_internal(epoll, id, reply, Some((fd, "net.Native")));
+                self.send_internal(id, reply, Some((fd, "net.Native")));
                 match first {
-                    Some(conn) => self.hand_off(epoll, sid, id, conn),
-                    None => self.update_accepting(epoll, sid),
+                    Some(conn) => self.hand_off(sid, id, conn),
+                    None => self.update_accepting(sid),
                 }
             }
             Distribution::Shared { workers } => {
@@ -122,7 +117,7 @@ impl State {
                 let Ok(fd) = sys::dup_cloexec(listener.fd.as_raw_fd()) else {
                     return;
                 };
-                self.send_internal(epoll, id, reply, Some((fd, handle_type)));
+                self.send_internal(id, reply, Some((fd, handle_type)));
             }
             Distribution::RoundRobin(rr) => {
                 let first = if ready {
@@ -136,25 +131,28 @@ impl State {
                 if let Some(name) = &server.sockname {
                     reply.insert("sockname".into(), name.clone());
                 }
-                self.send_internal(epoll, id, reply, None);
+                self.send_internal(id, reply, None);
                 match first {
-                    Some(conn) => self.hand_off(epoll, sid, id, conn),
-                    None => self.update_accepting(epoll, sid),
+                    Some(conn) => self.hand_off(sid, id, conn),
+                    None => self.update_accepting(sid),
                 }
             }
         }
     }
 
     /// JavaScript opened the listener for `sid`: start serving the workers that waited.
-    pub(super) fn on_listener_opened(&mut self, epoll: &Epoll, sid: u32, fd: OwnedFd) {
+    pub(super) fn on_listener_opened(&mut self, sid: u32, fd: OwnedFd) {
         let Some(server) = self.servers.get_mut(sid) else {
             return;
         };
         let raw = fd.as_raw_fd();
-        let registered = sys::set_nonblocking(raw)
-            .and_then(|_| epoll.add(raw, EPOLLIN | EPOLLET, token(KIND_LISTENER, sid)));
+        let registered = sys::set_nonblocking(raw).and_then(|_| {
+            self.pollers
+                .io
+                .add(raw, EPOLLIN | EPOLLET, Token::Listener(sid).into())
+        });
         if let Err(e) = registered {
-            return self.on_listener_failed(epoll, sid, -e.raw_os_error().unwrap_or(libc::EINVAL));
+            return self.on_listener_failed(sid, Errno::from(e));
         }
         server.sockname = servers::sockname(&fd);
         server.listener = Some(servers::Listener::adopt(fd));
@@ -170,47 +168,39 @@ impl State {
                 .get(&id)
                 .is_some_and(|w| !w.leaving && w.channel.is_some())
             {
-                self.join_server(epoll, sid, id, seq);
+                self.join_server(sid, id, seq);
             }
         }
         if self.servers.get_mut(sid).is_some_and(|s| s.is_idle()) {
-            self.close_server(epoll, sid);
+            self.close_server(sid);
         }
     }
 
-    pub(super) fn on_listener_failed(&mut self, epoll: &Epoll, sid: u32, errno: i32) {
+    pub(super) fn on_listener_failed(&mut self, sid: u32, errno: Errno) {
         let Some(server) = self.servers.remove(sid) else {
             return;
         };
         for (id, seq) in server.waiting {
-            self.reply_error(epoll, id, &server.key, seq, server.data.clone(), errno);
+            self.reply_error(id, &server.key, seq, server.data.clone(), errno);
         }
     }
 
     pub(super) fn open_server(
         &mut self,
-        epoll: &Epoll,
         key: &str,
         msg: &Map<String, Value>,
-    ) -> Result<u32, i32> {
+    ) -> Result<u32, Errno> {
         let req = BindRequest::from_message(msg);
         // UDP is connectionless: always shared, as in Node.
         let round_robin = self.policy.accepts_in_primary() && !req.is_udp();
         if let Some(adopted) = activation::find(&req) {
-            let fd = adopted.map_err(|e| errno_of(&e))?;
-            return self.serve_adopted(epoll, key, &req, fd, round_robin);
+            let fd = adopted?;
+            return self.serve_adopted(key, &req, fd, round_robin);
         }
         if round_robin && req.transport == servers::Transport::Tcp && req.fd.is_none() {
             let sid = self.servers.insert_unkeyed(Server {
-                key: key.to_string(),
-                listener: None,
                 opening: true,
-                distribution: Distribution::RoundRobin(self.policy.scheduler()),
-                data: Value::Null,
-                sockname: None,
-                is_udp: false,
-                drained: false,
-                waiting: Vec::new(),
+                ..Server::new(key, Distribution::RoundRobin(self.policy.scheduler()))
             });
             self.events.push(Event::OpenListener {
                 server: sid,
@@ -237,9 +227,9 @@ impl State {
                     _ => false,
                 });
             if taken {
-                return Err(-libc::EADDRINUSE);
+                return Err(Errno::EADDRINUSE);
             }
-            let first = servers::open_reuseport(&req, port_of(&req)?).map_err(|e| errno_of(&e))?;
+            let first = servers::open_reuseport(&req, port_of(&req)?)?;
             let port = servers::sockname(&first.fd)
                 .and_then(|n| n["port"].as_u64())
                 .unwrap_or(0) as u16;
@@ -256,20 +246,12 @@ impl State {
                 }],
                 forward: RoundRobin::new(),
             };
-            return Ok(self.servers.insert_unkeyed(Server {
-                key: key.to_string(),
-                listener: None,
-                opening: false,
-                distribution: Distribution::ReusePort(group),
-                data: Value::Null,
-                sockname: None,
-                is_udp: false,
-                drained: false,
-                waiting: Vec::new(),
-            }));
+            return Ok(self
+                .servers
+                .insert_unkeyed(Server::new(key, Distribution::ReusePort(group))));
         }
         let listener = servers::open(&req, round_robin)?;
-        self.serve_listener(epoll, key, &req, listener, round_robin)
+        self.serve_listener(key, &req, listener, round_robin)
     }
 
     /// A socket systemd passed (see `activation`) serves the request: round-robin (also
@@ -277,32 +259,30 @@ impl State {
     /// SO_REUSEPORT socket would need the bind that activation exists to avoid.
     fn serve_adopted(
         &mut self,
-        epoll: &Epoll,
         key: &str,
         req: &BindRequest,
         fd: OwnedFd,
         round_robin: bool,
-    ) -> Result<u32, i32> {
+    ) -> Result<u32, Errno> {
         let raw = fd.as_raw_fd();
-        sys::set_nonblocking(raw).map_err(|e| errno_of(&e))?;
+        sys::set_nonblocking(raw)?;
         // A ListenStream= socket is listening already, with the unit's Backlog=.
         let listening =
             sys::int_option(raw, libc::SOL_SOCKET, libc::SO_ACCEPTCONN).is_ok_and(|on| on != 0);
         if round_robin && !listening {
-            sys::listen(raw, req.backlog.unwrap_or(511)).map_err(|e| errno_of(&e))?;
+            sys::listen(raw, req.backlog.unwrap_or(511))?;
         }
-        self.serve_listener(epoll, key, req, servers::Listener::adopt(fd), round_robin)
+        self.serve_listener(key, req, servers::Listener::adopt(fd), round_robin)
     }
 
     /// Registers an open listener as a server (watched by the I/O thread for round-robin).
     fn serve_listener(
         &mut self,
-        epoll: &Epoll,
         key: &str,
         req: &BindRequest,
         listener: servers::Listener,
         round_robin: bool,
-    ) -> Result<u32, i32> {
+    ) -> Result<u32, Errno> {
         let sockname = if round_robin && req.transport == servers::Transport::Tcp {
             servers::sockname(&listener.fd)
         } else {
@@ -318,31 +298,26 @@ impl State {
         let fd = listener.fd.as_raw_fd();
         if round_robin {
             // The accept loop must never block the I/O thread.
-            sys::set_nonblocking(fd).map_err(|e| -e.raw_os_error().unwrap_or(libc::EINVAL))?;
+            sys::set_nonblocking(fd)?;
         }
         let sid = self.servers.insert_unkeyed(Server {
-            key: key.to_string(),
             listener: Some(listener),
-            opening: false,
-            distribution,
-            data: Value::Null,
             sockname,
             is_udp: req.is_udp(),
-            drained: false,
-            waiting: Vec::new(),
+            ..Server::new(key, distribution)
         });
         if round_robin {
             // Edge-triggered: each readiness edge runs the accept loop once a worker is free.
-            epoll
-                .add(fd, EPOLLIN | EPOLLET, token(KIND_LISTENER, sid))
-                .map_err(|e| -e.raw_os_error().unwrap_or(libc::EINVAL))?;
+            self.pollers
+                .io
+                .add(fd, EPOLLIN | EPOLLET, Token::Listener(sid).into())?;
         }
         Ok(sid)
     }
 
     /// Accept only while some worker is free: otherwise connections wait in the kernel's
     /// backlog rather than in our memory.
-    pub(super) fn update_accepting(&mut self, epoll: &Epoll, sid: u32) {
+    pub(super) fn update_accepting(&mut self, sid: u32) {
         let Some(server) = self.servers.get_mut(sid) else {
             return;
         };
@@ -353,8 +328,10 @@ impl State {
                 let events = if want { EPOLLIN } else { 0 };
                 if !socket.watched {
                     if sys::set_nonblocking(fd).is_err()
-                        || epoll
-                            .add(fd, events, token(KIND_ORPHAN, socket.uid))
+                        || self
+                            .pollers
+                            .io
+                            .add(fd, events, Token::Orphan(socket.uid).into())
                             .is_err()
                     {
                         continue;
@@ -362,7 +339,10 @@ impl State {
                     socket.watched = true;
                     self.orphans.insert(socket.uid, sid);
                 } else {
-                    let _ = epoll.modify(fd, events, token(KIND_ORPHAN, socket.uid));
+                    let _ = self
+                        .pollers
+                        .io
+                        .modify(fd, events, Token::Orphan(socket.uid).into());
                 }
             }
             return;
@@ -373,13 +353,13 @@ impl State {
         // The listener is edge-triggered, so nothing to re-arm: when a worker frees up and
         // the last accept loop stopped before the backlog was empty, carry on now.
         if rr.wants_connections() && !server.drained && server.listener.is_some() {
-            self.accept_connections(epoll, sid);
+            self.accept_connections(sid);
         }
     }
 
     /// Accepts while some worker wants a connection. Connections left in the kernel's
     /// backlog (no worker free) are picked up when one frees up (`update_accepting`).
-    pub(super) fn accept_connections(&mut self, epoll: &Epoll, sid: u32) {
+    pub(super) fn accept_connections(&mut self, sid: u32) {
         loop {
             let Some(server) = self.servers.get_mut(sid) else {
                 return;
@@ -398,7 +378,7 @@ impl State {
                 Ok(Some((fd, peer))) => {
                     let affinity = servers::affinity_of(peer.to_std());
                     if let Some((worker, conn)) = rr.distribute(Conn { fd, affinity }, affinity) {
-                        self.hand_off(epoll, sid, worker, conn);
+                        self.hand_off(sid, worker, conn);
                     }
                 }
                 Ok(None) | Err(_) => {
@@ -410,7 +390,7 @@ impl State {
     }
 
     /// Connections queued on an orphaned reuseport socket go to the remaining workers.
-    pub(super) fn accept_from_orphan(&mut self, epoll: &Epoll, uid: u32) {
+    pub(super) fn accept_from_orphan(&mut self, uid: u32) {
         let Some(&sid) = self.orphans.get(&uid) else {
             return;
         };
@@ -437,29 +417,29 @@ impl State {
                     if let Some((worker, conn)) =
                         group.forward.distribute(Conn { fd, affinity }, affinity)
                     {
-                        self.hand_off(epoll, sid, worker, conn);
+                        self.hand_off(sid, worker, conn);
                     }
                 }
                 Ok(None) | Err(_) => break,
             }
         }
-        self.update_accepting(epoll, sid);
+        self.update_accepting(sid);
     }
 
     /// Sends one accepted connection to a worker as `newconn`, keeping our copy until the
     /// worker answers (so a refusal can go elsewhere).
-    pub(super) fn hand_off(&mut self, epoll: &Epoll, sid: u32, worker: WorkerId, conn: Conn) {
+    pub(super) fn hand_off(&mut self, sid: u32, worker: WorkerId, conn: Conn) {
         let Some(server) = self.servers.get_mut(sid) else {
             return;
         };
         let key = server.key.clone();
         // The worker's answer decides the next handoff: from now on the I/O thread reads it.
-        self.move_channel_to_io(epoll, worker);
+        self.move_channel_to_io(worker);
         let sent = sys::dup_cloexec(conn.fd.as_raw_fd()).ok().and_then(|copy| {
             let mut fields = Map::new();
             fields.insert("act".into(), Value::from("newconn"));
             fields.insert("key".into(), Value::from(key));
-            self.send_internal(epoll, worker, fields, Some((copy, "net.Native")))
+            self.send_internal(worker, fields, Some((copy, "net.Native")))
         });
         match sent {
             Some(seq) => {
@@ -476,12 +456,12 @@ impl State {
                 {
                     rr.remove(worker);
                 }
-                self.requeue(epoll, sid, conn);
+                self.requeue(sid, conn);
             }
         }
     }
 
-    pub(super) fn requeue(&mut self, epoll: &Epoll, sid: u32, conn: Conn) {
+    pub(super) fn requeue(&mut self, sid: u32, conn: Conn) {
         let Some(server) = self.servers.get_mut(sid) else {
             return; // Server closed: dropping the connection closes it.
         };
@@ -490,18 +470,12 @@ impl State {
         };
         let affinity = conn.affinity;
         if let Some((worker, conn)) = rr.requeue(conn, affinity) {
-            self.hand_off(epoll, sid, worker, conn);
+            self.hand_off(sid, worker, conn);
         }
-        self.update_accepting(epoll, sid);
+        self.update_accepting(sid);
     }
 
-    pub(super) fn on_newconn_reply(
-        &mut self,
-        epoll: &Epoll,
-        id: WorkerId,
-        ack: u64,
-        accepted: bool,
-    ) {
+    pub(super) fn on_newconn_reply(&mut self, id: WorkerId, ack: u64, accepted: bool) {
         let Some(inflight) = self
             .workers
             .get_mut(&id)
@@ -516,7 +490,7 @@ impl State {
         } else {
             // Refused (the worker is closing or at maxConnections): a free worker takes it
             // now, or it waits at the head of the queue.
-            self.requeue(epoll, sid, inflight.conn);
+            self.requeue(sid, inflight.conn);
         }
         // Accepted: dropping our copy closes it; the worker has its own.
         let next = self
@@ -525,13 +499,13 @@ impl State {
             .and_then(|server| server.distribution.scheduler_mut())
             .and_then(|rr| rr.handoff(id));
         match next {
-            Some(conn) => self.hand_off(epoll, sid, id, conn),
-            None => self.update_accepting(epoll, sid),
+            Some(conn) => self.hand_off(sid, id, conn),
+            None => self.update_accepting(sid),
         }
-        self.move_channel_to_loop(epoll, id);
+        self.move_channel_to_loop(id);
     }
 
-    pub(super) fn remove_from_server(&mut self, epoll: &Epoll, sid: u32, id: WorkerId) {
+    pub(super) fn remove_from_server(&mut self, sid: u32, id: WorkerId) {
         let Some(server) = self.servers.get_mut(sid) else {
             return;
         };
@@ -540,26 +514,26 @@ impl State {
             return;
         }
         if server.remove(id) {
-            self.close_server(epoll, sid);
+            self.close_server(sid);
             return;
         }
         // Sticky: connections that waited for the leaving worker go to their new owners.
         if let Some(rr) = server.distribution.scheduler_mut() {
             for (worker, conn) in rr.dispatch_waiting() {
-                self.hand_off(epoll, sid, worker, conn);
+                self.hand_off(sid, worker, conn);
             }
         }
-        self.update_accepting(epoll, sid);
+        self.update_accepting(sid);
     }
 
-    pub(super) fn close_server(&mut self, epoll: &Epoll, sid: u32) {
+    pub(super) fn close_server(&mut self, sid: u32) {
         if let Some(mut server) = self.servers.remove(sid) {
             if let Some(listener) = &server.listener {
-                epoll.delete(listener.fd.as_raw_fd());
+                self.pollers.io.delete(listener.fd.as_raw_fd());
             }
             if let Distribution::ReusePort(group) = &server.distribution {
                 for socket in group.sockets.iter().filter(|s| s.watched) {
-                    epoll.delete(socket.listener.fd.as_raw_fd());
+                    self.pollers.io.delete(socket.listener.fd.as_raw_fd());
                     self.orphans.remove(&socket.uid);
                 }
             }
@@ -570,20 +544,20 @@ impl State {
     }
 
     /// Node's removeHandlesForWorker.
-    pub(super) fn remove_worker_from_servers(&mut self, epoll: &Epoll, id: WorkerId) {
+    pub(super) fn remove_worker_from_servers(&mut self, id: WorkerId) {
         for sid in self.servers.ids() {
-            self.remove_from_server(epoll, sid, id);
+            self.remove_from_server(sid, id);
         }
     }
 
     /// Connections handed to a worker that can no longer answer go to the others.
-    pub(super) fn requeue_inflight(&mut self, epoll: &Epoll, id: WorkerId) {
+    pub(super) fn requeue_inflight(&mut self, id: WorkerId) {
         let inflight: Vec<InFlight> = match self.workers.get_mut(&id) {
             Some(slot) => slot.inflight.drain().map(|(_, f)| f).collect(),
             None => return,
         };
         for f in inflight {
-            self.requeue(epoll, f.server, f.conn);
+            self.requeue(f.server, f.conn);
         }
     }
 }

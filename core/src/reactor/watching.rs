@@ -9,7 +9,7 @@ use crate::procfs::{self, Sample};
 use crate::scheduler::WorkerId;
 use crate::signals;
 use crate::supervisor::Millis;
-use crate::sys::{self, Epoll};
+use crate::sys;
 use parking_lot::Mutex;
 use serde_json::json;
 use std::os::fd::AsRawFd;
@@ -129,11 +129,11 @@ impl State {
                 .map(|(&id, _)| id)
                 .collect();
             for id in on_loop {
-                self.read_channel(&inner.epoll, id, READS_PER_WAKEUP);
+                self.read_channel(id, READS_PER_WAKEUP);
             }
         }
         for finding in self.health.take_due(now) {
-            self.act(&inner.epoll, finding, now);
+            self.act(finding, now);
         }
         let with_pss = self
             .health
@@ -195,7 +195,7 @@ impl State {
         }
     }
 
-    fn act(&mut self, epoll: &Epoll, finding: Finding, now: Millis) {
+    fn act(&mut self, finding: Finding, now: Millis) {
         match finding {
             Finding::Unresponsive {
                 worker,
@@ -207,8 +207,8 @@ impl State {
                 if let Some(slot) = self.workers.get_mut(&worker) {
                     slot.leaving = true;
                 }
-                self.remove_worker_from_servers(epoll, worker);
-                self.requeue_inflight(epoll, worker);
+                self.remove_worker_from_servers(worker);
+                self.requeue_inflight(worker);
                 let evidence = self
                     .health
                     .settings()

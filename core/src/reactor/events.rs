@@ -1,0 +1,96 @@
+//! What the primary tells JavaScript: the events the I/O thread (or `Primary::service_loop`)
+//! delivers through an `EventSink`, and the outcome of a send.
+
+use crate::reaper::Exit;
+use crate::scheduler::WorkerId;
+use serde_json::Value;
+use std::os::fd::OwnedFd;
+
+/// A descriptor a worker sent along with a message.
+#[derive(Debug)]
+pub struct ReceivedHandle {
+    pub fd: OwnedFd,
+    pub handle_type: String,
+}
+
+/// What JavaScript hears about.
+#[derive(Debug)]
+pub enum Event {
+    /// A cluster message JavaScript acts on (`online`, `listening`, `exitedAfterDisconnect`).
+    Internal {
+        worker: WorkerId,
+        act: String,
+        frame: Vec<u8>,
+    },
+    /// A user message; with a handle, `frame` is the whole NODE_HANDLE wrapper.
+    Message {
+        worker: WorkerId,
+        frame: Vec<u8>,
+        handle: Option<ReceivedHandle>,
+    },
+    /// The channel closed from the worker's side.
+    Disconnect {
+        worker: WorkerId,
+    },
+    Exit {
+        worker: WorkerId,
+        exit: Exit,
+    },
+    /// Frames JavaScript asked to hear about are completely written.
+    Written {
+        worker: WorkerId,
+        write_ids: Vec<u64>,
+    },
+    /// The worker broke the protocol; it has been killed.
+    ProtocolError {
+        worker: WorkerId,
+        message: String,
+    },
+    /// A round-robin TCP listener is needed: JavaScript opens it with `net.Server#listen`
+    /// (as Node's RoundRobinHandle does, so the primary's `net` hooks and errors apply) and
+    /// hands the descriptor over with `Primary::listener_opened`.
+    OpenListener {
+        server: u32,
+        request: Value,
+    },
+    /// A supervision timer fired: a slot's restart is due, or a worker was killed because
+    /// it was not ready within its startup timeout.
+    Timer {
+        kind: TimerEvent,
+        id: u32,
+    },
+    /// The health watch found something about a worker: `kind` is "unresponsive",
+    /// "memory" or "recycle", `detail` its figures.
+    Health {
+        worker: WorkerId,
+        kind: &'static str,
+        detail: Value,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerEvent {
+    /// `id` is the slot to fork a replacement into.
+    Restart,
+    /// `id` is the worker just sent SIGKILL.
+    StartupTimeout,
+}
+
+pub trait EventSink: Send + Sync + 'static {
+    /// Events read by the I/O thread: the sink must wake the JavaScript thread.
+    fn deliver(&self, events: Vec<Event>);
+    /// Events read by `Primary::service_loop`, on the JavaScript thread itself, which
+    /// takes them once `service_loop` returns: no wake-up is needed.
+    fn deliver_on_loop(&self, events: Vec<Event>) {
+        self.deliver(events);
+    }
+}
+
+/// The outcome of a send from JavaScript.
+#[derive(Debug, Clone, Copy)]
+pub struct Sent {
+    /// The frame went to the kernel before the call returned.
+    pub written: bool,
+    /// Bytes still queued for this worker, for Node-style backpressure.
+    pub queued_bytes: usize,
+}
