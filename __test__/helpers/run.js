@@ -14,11 +14,12 @@ const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
+const { ROOT, USE_BUILTIN, implArgs, childEnv, uniqueTag, tagged, groupMembers } = require('./processes.js');
+const { readLines, waitList } = require('./lines.js');
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const USE_BUILTIN = path.join(__dirname, 'use-builtin.js');
 const DEFAULT_TIMEOUT = Number(process.env.RUST_CLUSTER_TEST_TIMEOUT_MS ?? 30000);
 const TAG_VAR = 'RUST_CLUSTER_TEST_TAG';
+const testProcesses = tagged(TAG_VAR);
 
 // Every started process that has not been cleaned up yet.
 const live = new Set();
@@ -45,82 +46,10 @@ function test(matcher, line, index, lines) {
  * Pids of all live processes whose environment carries `RUST_CLUSTER_TEST_TAG=<tag>`
  * (with `workersOnly`, only those that are cluster workers: NODE_UNIQUE_ID set).
  */
-function listTagged(tag, { workersOnly = false } = {}) {
-  const needle = `${TAG_VAR}=${tag}\0`;
-  const pids = [];
-  let entries;
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return pids;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (pid === process.pid) continue;
-    try {
-      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
-      if (!environ.includes(needle)) continue;
-      if (workersOnly && !environ.startsWith('NODE_UNIQUE_ID=') && !environ.includes('\0NODE_UNIQUE_ID=')) continue;
-      // Zombies are already dead (and have an empty environ anyway).
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (state === 'Z' || state === 'X') continue;
-      pids.push(pid);
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return pids;
-}
-
-function killTagged(tag, signal = 'SIGKILL') {
-  const pids = listTagged(tag);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
-  }
-  return pids;
-}
-
-/**
- * Every process of process group `pgid`, zombies included (a zombie still counts for
- * whoever waits on the group to empty): [{ pid, state, comm }].
- */
-function groupMembers(pgid) {
-  const members = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat;
-    try {
-      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
-    const close = stat.lastIndexOf(')');
-    const [state, , pgrp] = stat.slice(close + 2).split(' ');
-    if (Number(pgrp) === pgid) members.push({ pid: Number(name), state, comm: stat.slice(stat.indexOf('(') + 1, close) });
-  }
-  return members;
-}
-
+const listTagged = (tag, { workersOnly = false } = {}) => testProcesses.list(tag, { workersOnly });
+const killTagged = (tag, signal = 'SIGKILL') => testProcesses.kill(tag, { signal });
 /** Resolves once no process carries the tag any more; rejects after `timeout`. */
-async function waitForNoTagged(tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } = {}) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const left = listTagged(tag).filter((pid) => !exclude.includes(pid));
-    if (left.length === 0) return;
-    if (Date.now() > deadline) {
-      throw new Error(`processes still alive after ${timeout} ms: ${left.join(', ')}`);
-    }
-    // Polling: these processes are not our children, there is nothing to wait on.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const waitForNoTagged = (tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } = {}) => testProcesses.waitForNone(tag, { timeout, exclude });
 
 /**
  * Start `node [nodeArgs] script [args]`.
@@ -139,34 +68,22 @@ async function waitForNoTagged(tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } 
  */
 function start(script, options = {}) {
   const { env = {}, impl, args = [], nodeArgs = [], detached = false, cwd = ROOT, execPath = process.execPath, wrapper } = options;
-  const tag = `${process.pid}-${crypto.randomBytes(8).toString('hex')}`;
+  const tag = uniqueTag();
   const scriptPath = path.resolve(ROOT, script);
-  const execArgs = [...nodeArgs];
-  if (selectedImpl(impl) === 'builtin') execArgs.push('-r', USE_BUILTIN);
-
-  const childEnv = { ...process.env };
-  // Never leak the test runner's own context into the examples.
-  for (const key of ['NODE_UNIQUE_ID', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_TEST_CONTEXT']) {
-    delete childEnv[key];
-  }
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete childEnv[key];
-    else childEnv[key] = String(value);
-  }
-  childEnv[TAG_VAR] = tag;
+  const execArgs = [...nodeArgs, ...implArgs(selectedImpl(impl))];
 
   const command = [execPath, ...execArgs, scriptPath, ...args];
   if (wrapper) command.unshift(...wrapper(`${TAG_VAR}=${tag}`));
   const child = spawn(command[0], command.slice(1), {
     cwd,
-    env: childEnv,
+    // Never leak the test runner's own context into the examples.
+    env: childEnv({ ...env, [TAG_VAR]: tag }),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached,
   });
 
   const lines = [];
-  const waiters = new Set();
-  let closed = false;
+  const waiters = waitList();
 
   const proc = {
     child,
@@ -288,10 +205,7 @@ function start(script, options = {}) {
       }
       await withTimeout(proc.exited, 10000, () => 'primary did not die after SIGKILL').catch(() => {});
       // The primary is dead, so no new worker can appear; kill what is left.
-      const deadline = Date.now() + 10000;
-      while (killTagged(tag).length > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await testProcesses.killAndWait(tag, { timeout: 10000 }).catch(() => {});
       child.stdout.destroy();
       child.stderr.destroy();
       live.delete(proc);
@@ -316,66 +230,23 @@ function start(script, options = {}) {
   }
 
   function wait(check, what, timeout) {
-    const result = check();
-    if (result) return Promise.resolve(result);
-    if (closed) return Promise.reject(new Error(`process ended without ${what}\n${describeOutput()}`));
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        check,
-        resolve,
-        reject,
-        what,
-        timer: setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`timed out after ${timeout} ms waiting for ${what}\n${describeOutput()}`));
-        }, timeout),
-      };
-      waiters.add(waiter);
+    return waiters.until(check, {
+      timeout,
+      timedOut: () => new Error(`timed out after ${timeout} ms waiting for ${what}\n${describeOutput()}`),
+      ended: () => new Error(`process ended without ${what}\n${describeOutput()}`),
     });
-  }
-
-  function poke() {
-    for (const waiter of waiters) {
-      const result = waiter.check();
-      if (result) {
-        clearTimeout(waiter.timer);
-        waiters.delete(waiter);
-        waiter.resolve(result);
-      }
-    }
   }
 
   for (const stream of [child.stdout, child.stderr]) {
-    let pending = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
-      pending += chunk;
-      const parts = pending.split('\n');
-      pending = parts.pop();
-      if (parts.length === 0) return;
-      lines.push(...parts);
-      poke();
-    });
-    stream.on('end', () => {
-      if (pending) {
-        lines.push(pending);
-        pending = '';
-        poke();
-      }
+    readLines(stream, (more) => {
+      lines.push(...more);
+      waiters.recheck();
     });
   }
   child.on('error', (err) => {
     lines.push(`[harness] spawn error: ${err.message}`);
   });
-  child.on('close', () => {
-    closed = true;
-    poke();
-    for (const waiter of waiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new Error(`process ended without ${waiter.what}\n${describeOutput()}`));
-    }
-    waiters.clear();
-  });
+  child.on('close', () => waiters.end());
 
   live.add(proc);
   return proc;
