@@ -32,16 +32,6 @@ function selectedImpl(impl) {
   return value;
 }
 
-function describe(matcher) {
-  return typeof matcher === 'function' ? `predicate ${matcher.name || '<anonymous>'}` : String(matcher);
-}
-
-function test(matcher, line, index, lines) {
-  if (typeof matcher === 'function') return matcher(line, index, lines) ? true : null;
-  if (typeof matcher === 'string') return line.includes(matcher) ? true : null;
-  return matcher.exec(line);
-}
-
 /**
  * Pids of all live processes whose environment carries `RUST_CLUSTER_TEST_TAG=<tag>`
  * (with `workersOnly`, only those that are cluster workers: NODE_UNIQUE_ID set).
@@ -67,12 +57,45 @@ const waitForNoTagged = (tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } = {}) 
  *             on, whose name and value it is given
  */
 function start(script, options = {}) {
-  const { env = {}, impl, args = [], nodeArgs = [], detached = false, cwd = ROOT, execPath = process.execPath, wrapper } = options;
+  const { detached = false } = options;
+  const { child, tag, scriptPath } = spawnScript(script, options);
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const closed = new Promise((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  const output = collectOutput(child);
+  const report = () => outputReport(output.lines, scriptPath, child.pid);
+
+  const proc = {
+    child,
+    pid: child.pid,
+    tag,
+    script: scriptPath,
+    lines: output.lines,
+    ...outputMethods(output, report),
+    ...signalMethods(child, detached),
+    /** Promise of { code, signal } once the primary exited. */
+    exited,
+    /** Promise of { code, signal } once the primary exited and every holder of its output pipes is gone. */
+    closed,
+    ...processMethods(child, tag, exited, report),
+    /** Kill the primary and any leftover worker; resolves once they are gone. */
+    async cleanup() {
+      await killRun(child, tag, detached, exited);
+      live.delete(proc);
+    },
+  };
+  live.add(proc);
+  return proc;
+}
+
+/** Spawns the script of start() (same options) as a tagged process: { child, tag, scriptPath }. */
+function spawnScript(script, { env = {}, impl, args = [], nodeArgs = [], detached = false, cwd = ROOT, execPath = process.execPath, wrapper }) {
   const tag = uniqueTag();
   const scriptPath = path.resolve(ROOT, script);
-  const execArgs = [...nodeArgs, ...implArgs(selectedImpl(impl))];
-
-  const command = [execPath, ...execArgs, scriptPath, ...args];
+  const command = [execPath, ...nodeArgs, ...implArgs(selectedImpl(impl)), scriptPath, ...args];
   if (wrapper) command.unshift(...wrapper(`${TAG_VAR}=${tag}`));
   const child = spawn(command[0], command.slice(1), {
     cwd,
@@ -81,36 +104,97 @@ function start(script, options = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached,
   });
+  return { child, tag, scriptPath };
+}
 
+/**
+ * The child's stdout and stderr, interleaved by arrival, line by line: { lines, waiters }.
+ * The waiters are rechecked as lines come and ended once the child and its pipes are closed.
+ */
+function collectOutput(child) {
   const lines = [];
   const waiters = waitList();
+  for (const stream of [child.stdout, child.stderr]) {
+    readLines(stream, (more) => {
+      lines.push(...more);
+      waiters.recheck();
+    });
+  }
+  child.on('error', (err) => {
+    lines.push(`[harness] spawn error: ${err.message}`);
+  });
+  child.on('close', () => waiters.end());
+  return { lines, waiters };
+}
 
-  const proc = {
-    child,
-    pid: child.pid,
-    tag,
-    script: scriptPath,
-    lines,
+/** The last 200 lines of a process's output, framed, for error messages. */
+function outputReport(lines, scriptPath, pid) {
+  const tail = lines.slice(-200);
+  return `--- output of ${path.relative(ROOT, scriptPath)} (pid ${pid})` +
+    `${lines.length > tail.length ? `, last ${tail.length} of ${lines.length} lines` : ''} ---\n` +
+    `${tail.join('\n')}\n--- end of output ---`;
+}
+
+/** `promise`, or a rejection with message() and report() after `timeout` ms. */
+function withTimeout(promise, timeout, message, report) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${message()}\n${report()}`)), timeout);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** How a line matcher reads in messages. */
+function describeMatcher(matcher) {
+  return typeof matcher === 'function' ? `predicate ${matcher.name || '<anonymous>'}` : String(matcher);
+}
+
+/** Whether `line` matches (RegExp, substring, or predicate(line, index, lines)): the RegExp's match or true; else null. */
+function matchLine(matcher, line, index, lines) {
+  if (typeof matcher === 'function') return matcher(line, index, lines) ? true : null;
+  if (typeof matcher === 'string') return line.includes(matcher) ? true : null;
+  return matcher.exec(line);
+}
+
+/** { line, index, match } of the lines from `from` on that match, the first `limit` of them. */
+function matchingLines(matcher, lines, from, limit = Infinity) {
+  const hits = [];
+  for (let i = from; i < lines.length && hits.length < limit; i++) {
+    const match = matchLine(matcher, lines[i], i, lines);
+    if (match) hits.push({ line: lines[i], index: i, match });
+  }
+  return hits;
+}
+
+/** The proc methods that read the output and wait for lines in it. */
+function outputMethods({ lines, waiters }, report) {
+  function wait(check, what, timeout) {
+    return waiters.until(check, {
+      timeout,
+      timedOut: () => new Error(`timed out after ${timeout} ms waiting for ${what}\n${report()}`),
+      ended: () => new Error(`process ended without ${what}\n${report()}`),
+    });
+  }
+
+  /**
+   * Resolves with { line, index, match } for the first line at or after
+   * `from` that matches (RegExp, substring, or predicate(line, index, lines)).
+   * Rejects with the collected output after `timeout` ms, or as soon as the
+   * process and its output pipes are closed without a match.
+   */
+  function waitFor(matcher, { timeout = DEFAULT_TIMEOUT, from = 0 } = {}) {
+    const check = () => matchingLines(matcher, lines, from, 1)[0] ?? null;
+    return wait(check, `a line matching ${describeMatcher(matcher)}`, timeout);
+  }
+
+  return {
     /** All output so far (stdout and stderr interleaved by arrival, line by line). */
     output(from = 0) {
       return lines.slice(from).join('\n');
     },
-    /**
-     * Resolves with { line, index, match } for the first line at or after
-     * `from` that matches (RegExp, substring, or predicate(line, index, lines)).
-     * Rejects with the collected output after `timeout` ms, or as soon as the
-     * process and its output pipes are closed without a match.
-     */
-    waitFor(matcher, { timeout = DEFAULT_TIMEOUT, from = 0 } = {}) {
-      const check = () => {
-        for (let i = from; i < lines.length; i++) {
-          const match = test(matcher, lines[i], i, lines);
-          if (match) return { line: lines[i], index: i, match };
-        }
-        return null;
-      };
-      return wait(check, `a line matching ${describe(matcher)}`, timeout);
-    },
+    waitFor,
     /** Like waitFor, but matches a RegExp against the joined output from line `from` on. */
     waitForText(regex, { timeout = DEFAULT_TIMEOUT, from = 0 } = {}) {
       const check = () => regex.exec(lines.slice(from).join('\n'));
@@ -122,7 +206,7 @@ function start(script, options = {}) {
       const deadline = Date.now() + timeout;
       let next = from;
       while (found.length < count) {
-        const hit = await proc.waitFor(matcher, { from: next, timeout: Math.max(1, deadline - Date.now()) });
+        const hit = await waitFor(matcher, { from: next, timeout: Math.max(1, deadline - Date.now()) });
         found.push(hit);
         next = hit.index + 1;
       }
@@ -143,43 +227,40 @@ function start(script, options = {}) {
     },
     /** All lines (from `from`) matching, as { line, index, match }. */
     grep(matcher, { from = 0 } = {}) {
-      const hits = [];
-      for (let i = from; i < lines.length; i++) {
-        const match = test(matcher, lines[i], i, lines);
-        if (match) hits.push({ line: lines[i], index: i, match });
-      }
-      return hits;
+      return matchingLines(matcher, lines, from);
     },
+  };
+}
+
+/** The proc methods that signal the primary or its process group. */
+function signalMethods(child, detached) {
+  const signal = (pid, name) => {
+    try {
+      process.kill(pid, name);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return {
     /** Send a signal to the primary process. */
-    kill(signal = 'SIGTERM') {
-      try {
-        process.kill(child.pid, signal);
-        return true;
-      } catch {
-        return false;
-      }
+    kill(name = 'SIGTERM') {
+      return signal(child.pid, name);
     },
     /** Send a signal to the whole process group (requires detached: true). */
-    killGroup(signal = 'SIGTERM') {
+    killGroup(name = 'SIGTERM') {
       if (!detached) throw new Error('killGroup needs start(..., { detached: true })');
-      try {
-        process.kill(-child.pid, signal);
-        return true;
-      } catch {
-        return false;
-      }
+      return signal(-child.pid, name);
     },
-    /** Promise of { code, signal } once the primary exited. */
-    exited: new Promise((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-    }),
-    /** Promise of { code, signal } once the primary exited and every holder of its output pipes is gone. */
-    closed: new Promise((resolve) => {
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    }),
+  };
+}
+
+/** The proc methods about the run's processes: its exit, and which of them are alive. */
+function processMethods(child, tag, exited, report) {
+  return {
     /** Like `exited`, but rejects with the output after `timeout` ms. */
     waitForExit({ timeout = DEFAULT_TIMEOUT } = {}) {
-      return withTimeout(proc.exited, timeout, () => `process did not exit within ${timeout} ms`);
+      return withTimeout(exited, timeout, () => `process did not exit within ${timeout} ms`, report);
     },
     /** Pids of the processes (primary and workers) that are still alive. */
     alive() {
@@ -193,63 +274,23 @@ function start(script, options = {}) {
     waitForNoProcesses({ timeout = DEFAULT_TIMEOUT } = {}) {
       return waitForNoTagged(tag, { timeout });
     },
-    /** Kill the primary and any leftover worker; resolves once they are gone. */
-    async cleanup() {
-      if (child.exitCode === null && child.signalCode === null) {
-        try {
-          if (detached) process.kill(-child.pid, 'SIGKILL');
-          else process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      await withTimeout(proc.exited, 10000, () => 'primary did not die after SIGKILL').catch(() => {});
-      // The primary is dead, so no new worker can appear; kill what is left.
-      await testProcesses.killAndWait(tag, { timeout: 10000 }).catch(() => {});
-      child.stdout.destroy();
-      child.stderr.destroy();
-      live.delete(proc);
-    },
   };
+}
 
-  function describeOutput() {
-    const tail = lines.slice(-200);
-    return `--- output of ${path.relative(ROOT, scriptPath)} (pid ${child.pid})` +
-      `${lines.length > tail.length ? `, last ${tail.length} of ${lines.length} lines` : ''} ---\n` +
-      `${tail.join('\n')}\n--- end of output ---`;
+/** SIGKILL to the primary (its group if detached), then to every process left with the tag; closes the pipes. */
+async function killRun(child, tag, detached, exited) {
+  if (child.exitCode === null && child.signalCode === null) {
+    try {
+      process.kill(detached ? -child.pid : child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   }
-
-  function withTimeout(promise, timeout, message) {
-    let timer;
-    return Promise.race([
-      promise,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${message()}\n${describeOutput()}`)), timeout);
-      }),
-    ]).finally(() => clearTimeout(timer));
-  }
-
-  function wait(check, what, timeout) {
-    return waiters.until(check, {
-      timeout,
-      timedOut: () => new Error(`timed out after ${timeout} ms waiting for ${what}\n${describeOutput()}`),
-      ended: () => new Error(`process ended without ${what}\n${describeOutput()}`),
-    });
-  }
-
-  for (const stream of [child.stdout, child.stderr]) {
-    readLines(stream, (more) => {
-      lines.push(...more);
-      waiters.recheck();
-    });
-  }
-  child.on('error', (err) => {
-    lines.push(`[harness] spawn error: ${err.message}`);
-  });
-  child.on('close', () => waiters.end());
-
-  live.add(proc);
-  return proc;
+  await withTimeout(exited, 10000, () => 'primary did not die after SIGKILL', () => '').catch(() => {});
+  // The primary is dead, so no new worker can appear; kill what is left.
+  await testProcesses.killAndWait(tag, { timeout: 10000 }).catch(() => {});
+  child.stdout.destroy();
+  child.stderr.destroy();
 }
 
 /** Kill everything still running (last resort, synchronous). */
