@@ -72,9 +72,8 @@ function tagged(variable) {
         if (!hasEntry(environ, needle)) continue;
         if (workersOnly && !hasEntry(environ, 'NODE_UNIQUE_ID=')) continue;
         // Zombies are already dead (and have an empty environ anyway).
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-        const state = stat[stat.lastIndexOf(')') + 2];
-        if (state === 'Z' || state === 'X') continue;
+        const state = processState(pid);
+        if (state === null || state === 'Z' || state === 'X') continue;
         pids.push(pid);
       } catch {
         // gone meanwhile, or not ours to read
@@ -120,6 +119,39 @@ function tagged(variable) {
 }
 
 /**
+ * The fields of /proc/<pid>/stat after the command name (fields[0] is field 3, the state;
+ * utime and stime are fields[11] and fields[12]), or null once the process is gone.
+ * `pid` may also be `<pid>/task/<tid>`, a thread.
+ */
+function statFields(pid) {
+  let stat;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** R, S, T, Z... of a process (or `<pid>/task/<tid>`), or null once it is gone. */
+function processState(pid) {
+  return statFields(pid)?.[0] ?? null;
+}
+
+/**
+ * Resolves once predicate() is true, polled every `every` ms; rejects after `timeout` ms.
+ * For what there is nothing to wait on: processes that are not our children, files.
+ */
+async function pollUntil(predicate, what, { timeout = 15000, every = 25 } = {}) {
+  const deadline = Date.now() + timeout;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await sleep(every);
+  }
+}
+
+/**
  * Every process of process group `pgid`, zombies included (a zombie still counts for
  * whoever waits on the group to empty): [{ pid, state, comm }].
  */
@@ -141,4 +173,6 @@ function groupMembers(pgid) {
   return members;
 }
 
-module.exports = { ROOT, USE_BUILTIN, implArgs, childEnv, uniqueTag, tagged, groupMembers, sleep };
+module.exports = {
+  ROOT, USE_BUILTIN, implArgs, childEnv, uniqueTag, tagged, statFields, processState, groupMembers, pollUntil, sleep,
+};
