@@ -22,18 +22,13 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { start, get, getFreePort } = require('./helpers/run');
+const { pollUntil } = require('./helpers/processes.js');
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'crashes');
 const IMPLS = ['rust', 'builtin'];
 const DEADLINE = 15000; // for what we poll: generous, for a loaded 2-core machine
 
-async function until(predicate, what, timeout = DEADLINE) {
-  const deadline = Date.now() + timeout;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+const until = (predicate, what, timeout = DEADLINE) => pollUntil(predicate, what, { timeout });
 
 function withDeadline(promise, what, timeout = DEADLINE) {
   let timer;

@@ -2,8 +2,8 @@
 // Differential tests: every scenario in __test__/scenarios/ runs twice, once with Node's
 // built-in cluster (through helpers/use-builtin.js) and once with rust-cluster. Each
 // process of a run prints what it observes as JSON lines ({"src":"P"|"W<id>","ev":...},
-// see scenarios/_util.js). The logs are normalized and must be equal: Node's behaviour
-// is the reference. Normalized (scenarios/_diff.js): ports and pids become placeholders
+// see helpers/scenario-events.js). The logs are normalized and must be equal: Node's behaviour
+// is the reference. Normalized (helpers/differential.js): ports and pids become placeholders
 // that keep their equalities; the events of each process, and the primary's events about
 // each worker, are compared as separate sequences (their interleaving is up to the OS);
 // lanes named "~..." are compared as sets. Run-specific paths are hidden by the
@@ -25,7 +25,7 @@
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { cleanupAll } = require('./helpers/run.js');
-const { runScenario, group, normalize, differences } = require('./scenarios/_diff.js');
+const { runScenario, group, normalize, differences } = require('./helpers/differential.js');
 const { OTHER_MAJORS, nodeBinary } = require('./helpers/node-versions.js');
 
 const [REFERENCE, CANDIDATE] = (process.env.RUST_CLUSTER_DIFF ?? 'builtin,rust').split(',');

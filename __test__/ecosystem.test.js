@@ -32,6 +32,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { ROOT, TAG_VAR, start, get, getFreePort, cleanupAll, killTagged } = require('./helpers/run.js');
 const { cleanEnv, command } = require('./helpers/command.js');
+const { uniqueTag } = require('./helpers/processes.js');
 const { OTHER_MAJORS, nodeBinary } = require('./helpers/node-versions.js');
 
 const FIXTURES = path.join(__dirname, 'ecosystem');
@@ -300,7 +301,7 @@ test('npm tarball: ships only the package, `npm install <tarball>` builds it fro
     assert.notEqual(workspace.code, 0);
     assert.match(workspace.stderr, /No workspaces found:\n.*--workspace=2/);
     const port = await getFreePort();
-    const tag = `${process.pid}-npx-${crypto.randomBytes(6).toString('hex')}`;
+    const tag = uniqueTag('npx');
     const npx = spawn('npx', ['--no', '--', 'rust-cluster', '-w', '2', '--log-format', 'json', 'server.js', String(port)], {
       cwd: project, env: cleanEnv({ [TAG_VAR]: tag }), stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -11,21 +11,15 @@
 // and a stuck worker is left running for good.
 const test = require('node:test');
 const assert = require('node:assert');
-const fs = require('node:fs');
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
 const { processCounts } = require('./runners/fixtures/lifecycle');
+const { processState: stateOf } = require('./helpers/processes.js');
 
 const THREAD = path.join(__dirname, 'fixtures', 'environments', 'thread-primary.js');
 
 /** R, S, Z... from /proc/<pid>/stat, or 'gone'. */
-function processState(pid) {
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
-  } catch {
-    return 'gone';
-  }
-}
+const processState = (pid) => stateOf(pid) ?? 'gone';
 
 function nextMessage(thread) {
   return new Promise((resolve) => thread.once('message', resolve));

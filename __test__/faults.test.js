@@ -11,7 +11,7 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const http = require('node:http');
-const { launch, mustListen } = require('./fixtures/listeners/client');
+const { launch, mustListen } = require('./helpers/listeners.js');
 
 const WORKERS = ['1', '2'];
 const REQUEST_TIMEOUT = 30000;

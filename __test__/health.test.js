@@ -11,6 +11,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { start, get, getFreePort, ROOT } = require('./helpers/run');
+const { statFields } = require('./helpers/processes.js');
 
 const PRIMARY = path.join(__dirname, 'fixtures/health/primary.js');
 const events = (proc, name) => proc.jsonLines().filter((e) => e.event === name);
@@ -223,7 +224,7 @@ test('stats agree with /proc read by the test', async (t) => {
     assert.ok(Math.abs(s.threads - Number(status.Threads)) <= 2, `threads ${s.threads} vs ${status.Threads}`);
     const fds = fs.readdirSync(`/proc/${s.pid}/fd`).length;
     assert.ok(Math.abs(s.fds - fds) <= 3, `fds ${s.fds} vs ${fds}`);
-    const stat = fs.readFileSync(`/proc/${s.pid}/stat`, 'utf8').slice(fs.readFileSync(`/proc/${s.pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+    const stat = statFields(s.pid);
     const tick = 1e6 / 100;
     assert.ok(s.cpu.user <= Number(stat[11]) * tick && s.cpu.user > 0, `user ${s.cpu.user} vs ${stat[11]} ticks`);
     assert.ok(s.cpu.system <= Number(stat[12]) * tick);

@@ -24,7 +24,7 @@ const os = require('node:os');
 const path = require('node:path');
 const {
   launch, mustListen, ask, refused, askUdp, withOnly, hasIPv6, makeCert, tcpListeners,
-} = require('./fixtures/listeners/client');
+} = require('./helpers/listeners.js');
 
 const WORKERS = ['1', '2'];
 const [NODE_MAJOR, NODE_MINOR] = process.versions.node.split('.').map(Number);

@@ -6,25 +6,16 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { start, groupMembers, listTagged } = require('./helpers/run');
+const { processState, pollUntil } = require('./helpers/processes.js');
 
 const fixture = (name) => path.join(__dirname, 'fixtures', name);
 
 function alive(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/\) Z /.test(stat); // a zombie has already exited
-  } catch {
-    return false;
-  }
+  const state = processState(pid);
+  return state !== null && state !== 'Z'; // a zombie has already exited
 }
 
-async function until(predicate, what, timeout = 15000, every = 25) {
-  const deadline = Date.now() + timeout;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, every));
-  }
-}
+const until = (predicate, what, timeout = 15000, every = 25) => pollUntil(predicate, what, { timeout, every });
 
 test('primary SIGKILLed: every worker goes, even one stuck in an infinite loop', async (t) => {
   const markers = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-orphans-'));

@@ -3,7 +3,7 @@
 // npm_* settings, and a tagged subprocess that is killed on timeout or when the test ends.
 
 const { spawn } = require('node:child_process');
-const crypto = require('node:crypto');
+const { uniqueTag } = require('./processes.js');
 const { ROOT, TAG_VAR, killTagged } = require('./run.js');
 
 /** npm settings an outer `npm test` passes down that npm subprocesses may keep (how to reach the registry). */
@@ -28,7 +28,7 @@ function cleanEnv(extra = {}) {
  * test ends early.
  */
 function command(t, file, args, { cwd = ROOT, env = cleanEnv(), timeout = 120_000 } = {}) {
-  const tag = `${process.pid}-cmd-${crypto.randomBytes(6).toString('hex')}`;
+  const tag = uniqueTag('cmd');
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { cwd, env: { ...env, [TAG_VAR]: tag }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

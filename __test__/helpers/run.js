@@ -14,11 +14,12 @@ const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
+const { ROOT, USE_BUILTIN, implArgs, childEnv, uniqueTag, tagged, groupMembers } = require('./processes.js');
+const { readLines, waitList } = require('./lines.js');
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const USE_BUILTIN = path.join(__dirname, 'use-builtin.js');
 const DEFAULT_TIMEOUT = Number(process.env.RUST_CLUSTER_TEST_TIMEOUT_MS ?? 30000);
 const TAG_VAR = 'RUST_CLUSTER_TEST_TAG';
+const testProcesses = tagged(TAG_VAR);
 
 // Every started process that has not been cleaned up yet.
 const live = new Set();
@@ -31,96 +32,14 @@ function selectedImpl(impl) {
   return value;
 }
 
-function describe(matcher) {
-  return typeof matcher === 'function' ? `predicate ${matcher.name || '<anonymous>'}` : String(matcher);
-}
-
-function test(matcher, line, index, lines) {
-  if (typeof matcher === 'function') return matcher(line, index, lines) ? true : null;
-  if (typeof matcher === 'string') return line.includes(matcher) ? true : null;
-  return matcher.exec(line);
-}
-
 /**
  * Pids of all live processes whose environment carries `RUST_CLUSTER_TEST_TAG=<tag>`
  * (with `workersOnly`, only those that are cluster workers: NODE_UNIQUE_ID set).
  */
-function listTagged(tag, { workersOnly = false } = {}) {
-  const needle = `${TAG_VAR}=${tag}\0`;
-  const pids = [];
-  let entries;
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return pids;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (pid === process.pid) continue;
-    try {
-      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
-      if (!environ.includes(needle)) continue;
-      if (workersOnly && !environ.startsWith('NODE_UNIQUE_ID=') && !environ.includes('\0NODE_UNIQUE_ID=')) continue;
-      // Zombies are already dead (and have an empty environ anyway).
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (state === 'Z' || state === 'X') continue;
-      pids.push(pid);
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return pids;
-}
-
-function killTagged(tag, signal = 'SIGKILL') {
-  const pids = listTagged(tag);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
-  }
-  return pids;
-}
-
-/**
- * Every process of process group `pgid`, zombies included (a zombie still counts for
- * whoever waits on the group to empty): [{ pid, state, comm }].
- */
-function groupMembers(pgid) {
-  const members = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat;
-    try {
-      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
-    const close = stat.lastIndexOf(')');
-    const [state, , pgrp] = stat.slice(close + 2).split(' ');
-    if (Number(pgrp) === pgid) members.push({ pid: Number(name), state, comm: stat.slice(stat.indexOf('(') + 1, close) });
-  }
-  return members;
-}
-
+const listTagged = (tag, { workersOnly = false } = {}) => testProcesses.list(tag, { workersOnly });
+const killTagged = (tag, signal = 'SIGKILL') => testProcesses.kill(tag, { signal });
 /** Resolves once no process carries the tag any more; rejects after `timeout`. */
-async function waitForNoTagged(tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } = {}) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const left = listTagged(tag).filter((pid) => !exclude.includes(pid));
-    if (left.length === 0) return;
-    if (Date.now() > deadline) {
-      throw new Error(`processes still alive after ${timeout} ms: ${left.join(', ')}`);
-    }
-    // Polling: these processes are not our children, there is nothing to wait on.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const waitForNoTagged = (tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } = {}) => testProcesses.waitForNone(tag, { timeout, exclude });
 
 /**
  * Start `node [nodeArgs] script [args]`.
@@ -138,62 +57,144 @@ async function waitForNoTagged(tag, { timeout = DEFAULT_TIMEOUT, exclude = [] } 
  *             on, whose name and value it is given
  */
 function start(script, options = {}) {
-  const { env = {}, impl, args = [], nodeArgs = [], detached = false, cwd = ROOT, execPath = process.execPath, wrapper } = options;
-  const tag = `${process.pid}-${crypto.randomBytes(8).toString('hex')}`;
-  const scriptPath = path.resolve(ROOT, script);
-  const execArgs = [...nodeArgs];
-  if (selectedImpl(impl) === 'builtin') execArgs.push('-r', USE_BUILTIN);
-
-  const childEnv = { ...process.env };
-  // Never leak the test runner's own context into the examples.
-  for (const key of ['NODE_UNIQUE_ID', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_TEST_CONTEXT']) {
-    delete childEnv[key];
-  }
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete childEnv[key];
-    else childEnv[key] = String(value);
-  }
-  childEnv[TAG_VAR] = tag;
-
-  const command = [execPath, ...execArgs, scriptPath, ...args];
-  if (wrapper) command.unshift(...wrapper(`${TAG_VAR}=${tag}`));
-  const child = spawn(command[0], command.slice(1), {
-    cwd,
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached,
+  const { detached = false } = options;
+  const { child, tag, scriptPath } = spawnScript(script, options);
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
   });
-
-  const lines = [];
-  const waiters = new Set();
-  let closed = false;
+  const closed = new Promise((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  const output = collectOutput(child);
+  const report = () => outputReport(output.lines, scriptPath, child.pid);
 
   const proc = {
     child,
     pid: child.pid,
     tag,
     script: scriptPath,
-    lines,
+    lines: output.lines,
+    ...outputMethods(output, report),
+    ...signalMethods(child, detached),
+    /** Promise of { code, signal } once the primary exited. */
+    exited,
+    /** Promise of { code, signal } once the primary exited and every holder of its output pipes is gone. */
+    closed,
+    ...processMethods(child, tag, exited, report),
+    /** Kill the primary and any leftover worker; resolves once they are gone. */
+    async cleanup() {
+      await killRun(child, tag, detached, exited);
+      live.delete(proc);
+    },
+  };
+  live.add(proc);
+  return proc;
+}
+
+/** Spawns the script of start() (same options) as a tagged process: { child, tag, scriptPath }. */
+function spawnScript(script, { env = {}, impl, args = [], nodeArgs = [], detached = false, cwd = ROOT, execPath = process.execPath, wrapper }) {
+  const tag = uniqueTag();
+  const scriptPath = path.resolve(ROOT, script);
+  const command = [execPath, ...nodeArgs, ...implArgs(selectedImpl(impl)), scriptPath, ...args];
+  if (wrapper) command.unshift(...wrapper(`${TAG_VAR}=${tag}`));
+  const child = spawn(command[0], command.slice(1), {
+    cwd,
+    // Never leak the test runner's own context into the examples.
+    env: childEnv({ ...env, [TAG_VAR]: tag }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached,
+  });
+  return { child, tag, scriptPath };
+}
+
+/**
+ * The child's stdout and stderr, interleaved by arrival, line by line: { lines, waiters }.
+ * The waiters are rechecked as lines come and ended once the child and its pipes are closed.
+ */
+function collectOutput(child) {
+  const lines = [];
+  const waiters = waitList();
+  for (const stream of [child.stdout, child.stderr]) {
+    readLines(stream, (more) => {
+      lines.push(...more);
+      waiters.recheck();
+    });
+  }
+  child.on('error', (err) => {
+    lines.push(`[harness] spawn error: ${err.message}`);
+  });
+  child.on('close', () => waiters.end());
+  return { lines, waiters };
+}
+
+/** The last 200 lines of a process's output, framed, for error messages. */
+function outputReport(lines, scriptPath, pid) {
+  const tail = lines.slice(-200);
+  return `--- output of ${path.relative(ROOT, scriptPath)} (pid ${pid})` +
+    `${lines.length > tail.length ? `, last ${tail.length} of ${lines.length} lines` : ''} ---\n` +
+    `${tail.join('\n')}\n--- end of output ---`;
+}
+
+/** `promise`, or a rejection with message() and report() after `timeout` ms. */
+function withTimeout(promise, timeout, message, report) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${message()}\n${report()}`)), timeout);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** How a line matcher reads in messages. */
+function describeMatcher(matcher) {
+  return typeof matcher === 'function' ? `predicate ${matcher.name || '<anonymous>'}` : String(matcher);
+}
+
+/** Whether `line` matches (RegExp, substring, or predicate(line, index, lines)): the RegExp's match or true; else null. */
+function matchLine(matcher, line, index, lines) {
+  if (typeof matcher === 'function') return matcher(line, index, lines) ? true : null;
+  if (typeof matcher === 'string') return line.includes(matcher) ? true : null;
+  return matcher.exec(line);
+}
+
+/** { line, index, match } of the lines from `from` on that match, the first `limit` of them. */
+function matchingLines(matcher, lines, from, limit = Infinity) {
+  const hits = [];
+  for (let i = from; i < lines.length && hits.length < limit; i++) {
+    const match = matchLine(matcher, lines[i], i, lines);
+    if (match) hits.push({ line: lines[i], index: i, match });
+  }
+  return hits;
+}
+
+/** The proc methods that read the output and wait for lines in it. */
+function outputMethods({ lines, waiters }, report) {
+  function wait(check, what, timeout) {
+    return waiters.until(check, {
+      timeout,
+      timedOut: () => new Error(`timed out after ${timeout} ms waiting for ${what}\n${report()}`),
+      ended: () => new Error(`process ended without ${what}\n${report()}`),
+    });
+  }
+
+  /**
+   * Resolves with { line, index, match } for the first line at or after
+   * `from` that matches (RegExp, substring, or predicate(line, index, lines)).
+   * Rejects with the collected output after `timeout` ms, or as soon as the
+   * process and its output pipes are closed without a match.
+   */
+  function waitFor(matcher, { timeout = DEFAULT_TIMEOUT, from = 0 } = {}) {
+    const check = () => matchingLines(matcher, lines, from, 1)[0] ?? null;
+    return wait(check, `a line matching ${describeMatcher(matcher)}`, timeout);
+  }
+
+  return {
     /** All output so far (stdout and stderr interleaved by arrival, line by line). */
     output(from = 0) {
       return lines.slice(from).join('\n');
     },
-    /**
-     * Resolves with { line, index, match } for the first line at or after
-     * `from` that matches (RegExp, substring, or predicate(line, index, lines)).
-     * Rejects with the collected output after `timeout` ms, or as soon as the
-     * process and its output pipes are closed without a match.
-     */
-    waitFor(matcher, { timeout = DEFAULT_TIMEOUT, from = 0 } = {}) {
-      const check = () => {
-        for (let i = from; i < lines.length; i++) {
-          const match = test(matcher, lines[i], i, lines);
-          if (match) return { line: lines[i], index: i, match };
-        }
-        return null;
-      };
-      return wait(check, `a line matching ${describe(matcher)}`, timeout);
-    },
+    waitFor,
     /** Like waitFor, but matches a RegExp against the joined output from line `from` on. */
     waitForText(regex, { timeout = DEFAULT_TIMEOUT, from = 0 } = {}) {
       const check = () => regex.exec(lines.slice(from).join('\n'));
@@ -205,7 +206,7 @@ function start(script, options = {}) {
       const deadline = Date.now() + timeout;
       let next = from;
       while (found.length < count) {
-        const hit = await proc.waitFor(matcher, { from: next, timeout: Math.max(1, deadline - Date.now()) });
+        const hit = await waitFor(matcher, { from: next, timeout: Math.max(1, deadline - Date.now()) });
         found.push(hit);
         next = hit.index + 1;
       }
@@ -226,43 +227,40 @@ function start(script, options = {}) {
     },
     /** All lines (from `from`) matching, as { line, index, match }. */
     grep(matcher, { from = 0 } = {}) {
-      const hits = [];
-      for (let i = from; i < lines.length; i++) {
-        const match = test(matcher, lines[i], i, lines);
-        if (match) hits.push({ line: lines[i], index: i, match });
-      }
-      return hits;
+      return matchingLines(matcher, lines, from);
     },
+  };
+}
+
+/** The proc methods that signal the primary or its process group. */
+function signalMethods(child, detached) {
+  const signal = (pid, name) => {
+    try {
+      process.kill(pid, name);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return {
     /** Send a signal to the primary process. */
-    kill(signal = 'SIGTERM') {
-      try {
-        process.kill(child.pid, signal);
-        return true;
-      } catch {
-        return false;
-      }
+    kill(name = 'SIGTERM') {
+      return signal(child.pid, name);
     },
     /** Send a signal to the whole process group (requires detached: true). */
-    killGroup(signal = 'SIGTERM') {
+    killGroup(name = 'SIGTERM') {
       if (!detached) throw new Error('killGroup needs start(..., { detached: true })');
-      try {
-        process.kill(-child.pid, signal);
-        return true;
-      } catch {
-        return false;
-      }
+      return signal(-child.pid, name);
     },
-    /** Promise of { code, signal } once the primary exited. */
-    exited: new Promise((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-    }),
-    /** Promise of { code, signal } once the primary exited and every holder of its output pipes is gone. */
-    closed: new Promise((resolve) => {
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    }),
+  };
+}
+
+/** The proc methods about the run's processes: its exit, and which of them are alive. */
+function processMethods(child, tag, exited, report) {
+  return {
     /** Like `exited`, but rejects with the output after `timeout` ms. */
     waitForExit({ timeout = DEFAULT_TIMEOUT } = {}) {
-      return withTimeout(proc.exited, timeout, () => `process did not exit within ${timeout} ms`);
+      return withTimeout(exited, timeout, () => `process did not exit within ${timeout} ms`, report);
     },
     /** Pids of the processes (primary and workers) that are still alive. */
     alive() {
@@ -276,109 +274,23 @@ function start(script, options = {}) {
     waitForNoProcesses({ timeout = DEFAULT_TIMEOUT } = {}) {
       return waitForNoTagged(tag, { timeout });
     },
-    /** Kill the primary and any leftover worker; resolves once they are gone. */
-    async cleanup() {
-      if (child.exitCode === null && child.signalCode === null) {
-        try {
-          if (detached) process.kill(-child.pid, 'SIGKILL');
-          else process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      await withTimeout(proc.exited, 10000, () => 'primary did not die after SIGKILL').catch(() => {});
-      // The primary is dead, so no new worker can appear; kill what is left.
-      const deadline = Date.now() + 10000;
-      while (killTagged(tag).length > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      child.stdout.destroy();
-      child.stderr.destroy();
-      live.delete(proc);
-    },
   };
+}
 
-  function describeOutput() {
-    const tail = lines.slice(-200);
-    return `--- output of ${path.relative(ROOT, scriptPath)} (pid ${child.pid})` +
-      `${lines.length > tail.length ? `, last ${tail.length} of ${lines.length} lines` : ''} ---\n` +
-      `${tail.join('\n')}\n--- end of output ---`;
-  }
-
-  function withTimeout(promise, timeout, message) {
-    let timer;
-    return Promise.race([
-      promise,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${message()}\n${describeOutput()}`)), timeout);
-      }),
-    ]).finally(() => clearTimeout(timer));
-  }
-
-  function wait(check, what, timeout) {
-    const result = check();
-    if (result) return Promise.resolve(result);
-    if (closed) return Promise.reject(new Error(`process ended without ${what}\n${describeOutput()}`));
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        check,
-        resolve,
-        reject,
-        what,
-        timer: setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`timed out after ${timeout} ms waiting for ${what}\n${describeOutput()}`));
-        }, timeout),
-      };
-      waiters.add(waiter);
-    });
-  }
-
-  function poke() {
-    for (const waiter of waiters) {
-      const result = waiter.check();
-      if (result) {
-        clearTimeout(waiter.timer);
-        waiters.delete(waiter);
-        waiter.resolve(result);
-      }
+/** SIGKILL to the primary (its group if detached), then to every process left with the tag; closes the pipes. */
+async function killRun(child, tag, detached, exited) {
+  if (child.exitCode === null && child.signalCode === null) {
+    try {
+      process.kill(detached ? -child.pid : child.pid, 'SIGKILL');
+    } catch {
+      // already gone
     }
   }
-
-  for (const stream of [child.stdout, child.stderr]) {
-    let pending = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
-      pending += chunk;
-      const parts = pending.split('\n');
-      pending = parts.pop();
-      if (parts.length === 0) return;
-      lines.push(...parts);
-      poke();
-    });
-    stream.on('end', () => {
-      if (pending) {
-        lines.push(pending);
-        pending = '';
-        poke();
-      }
-    });
-  }
-  child.on('error', (err) => {
-    lines.push(`[harness] spawn error: ${err.message}`);
-  });
-  child.on('close', () => {
-    closed = true;
-    poke();
-    for (const waiter of waiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new Error(`process ended without ${waiter.what}\n${describeOutput()}`));
-    }
-    waiters.clear();
-  });
-
-  live.add(proc);
-  return proc;
+  await withTimeout(exited, 10000, () => 'primary did not die after SIGKILL', () => '').catch(() => {});
+  // The primary is dead, so no new worker can appear; kill what is left.
+  await testProcesses.killAndWait(tag, { timeout: 10000 }).catch(() => {});
+  child.stdout.destroy();
+  child.stderr.destroy();
 }
 
 /** Kill everything still running (last resort, synchronous). */

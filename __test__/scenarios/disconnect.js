@@ -9,7 +9,7 @@
 //   E. worker.destroy() (worker kept alive by a timer: it ends by SIGTERM)
 //   F. cluster.disconnect(cb) with no workers again, and without a callback
 const http = require('http');
-const { cluster, log, snap } = require('./_util');
+const { cluster, log, snap } = require('../helpers/scenario-events.js');
 
 if (cluster.isPrimary) {
   const keys = () => Object.keys(cluster.workers);

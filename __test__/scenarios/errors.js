@@ -9,7 +9,7 @@
 //   E. a worker script that does not exist: exit code 1, no hang
 //   F. a cwd that does not exist: the spawn fails
 const path = require('path');
-const { cluster, log, snap, attempt, errInfo } = require('./_util');
+const { cluster, log, snap, attempt, errInfo } = require('../helpers/scenario-events.js');
 
 if (cluster.isPrimary) {
   const keys = () => Object.keys(cluster.workers);

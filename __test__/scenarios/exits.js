@@ -3,7 +3,7 @@
 // 'ready' once its handlers are set up, then the primary tells it to end itself or ends
 // it. Recorded per worker: exit (code, signal), exitedAfterDisconnect, process.killed,
 // exitCode/signalCode, and the primary's bookkeeping at 'disconnect' and 'exit'.
-const { cluster, log, snap, attempt } = require('./_util');
+const { cluster, log, snap, attempt } = require('../helpers/scenario-events.js');
 
 const MODES = [
   'exit0', // process.exit(0)

@@ -1,7 +1,7 @@
 'use strict';
 // Differential scenario 1: the life of two workers that listen and are disconnected.
 const http = require('http');
-const { cluster, log, snap } = require('./_util');
+const { cluster, log, snap } = require('../helpers/scenario-events.js');
 
 if (cluster.isPrimary) {
   const keys = () => Object.keys(cluster.workers);

@@ -4,8 +4,8 @@
 // Each side sends, in order: 1000 small messages, a list of typed top-level values, then a
 // 1 MiB string; a marker string ends each phase. Send callbacks are logged on their own
 // lane ("cb"), since when they run relative to incoming messages is not defined.
-const { cluster, log, enc, attempt, sha } = require('./_util');
-const { jsonValues, advancedValues, bigString, unsendable } = require('./_values');
+const { cluster, log, enc, attempt, sha } = require('../helpers/scenario-events.js');
+const { jsonValues, advancedValues, bigString, unsendable } = require('../helpers/message-values.js');
 
 const SMALL = 1000;
 const END = { small: '@@small-end', values: '@@values-end', big: '@@big-end' };

@@ -9,7 +9,7 @@ const http = require('http');
 const net = require('net');
 const os = require('os');
 const path = require('path');
-const { cluster, log, snap } = require('./_util');
+const { cluster, log, snap } = require('../helpers/scenario-events.js');
 
 const REQUESTS = 20;
 

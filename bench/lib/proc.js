@@ -3,17 +3,17 @@
 // through a line protocol, and killing everything they started.
 //
 // Every process gets RUST_CLUSTER_BENCH_TAG=<run tag>:<n> in its environment; cluster
-// workers inherit it, so leftovers are found and killed through /proc/*/environ, as the
-// test helpers do (they are not our children, so nothing else would reach them).
+// workers inherit it, so leftovers are found and killed through /proc/*/environ, with the
+// tests' own helpers (__test__/helpers/processes.js, lines.js): they are not our children,
+// so nothing else would reach them.
 const { spawn } = require('node:child_process');
-const crypto = require('node:crypto');
-const fs = require('node:fs');
 const path = require('node:path');
+const { ROOT, implArgs, childEnv, uniqueTag, tagged, sleep } = require('../../__test__/helpers/processes.js');
+const { readLines, waitList } = require('../../__test__/helpers/lines.js');
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const USE_BUILTIN = path.join(ROOT, '__test__', 'helpers', 'use-builtin.js');
 const TAG_VAR = 'RUST_CLUSTER_BENCH_TAG';
-const RUN_TAG = `${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
+const RUN_TAG = uniqueTag();
+const benchProcesses = tagged(TAG_VAR);
 const MESSAGE_PREFIX = '@bench ';
 let sequence = 0;
 let taskset = null; // path of taskset, set by setTaskset()
@@ -22,51 +22,14 @@ function setTaskset(pathOrNull) {
   taskset = pathOrNull;
 }
 
-/** Pids of live (non-zombie) processes whose tag starts with `prefix`. */
-function listTagged(prefix) {
-  const needle = `${TAG_VAR}=${prefix}`;
-  const pids = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const environ = fs.readFileSync(`/proc/${name}/environ`, 'latin1');
-      if (!environ.includes(needle)) continue;
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
-      const state = stat[stat.lastIndexOf(')') + 2];
-      if (state !== 'Z' && state !== 'X') pids.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
-function killTagged(prefix) {
-  const pids = listTagged(prefix);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  return pids;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Kill every process with `prefix` and wait (bounded) until none is left. */
-async function killAndWait(prefix, timeout = 10000) {
-  const deadline = Date.now() + timeout;
-  while (killTagged(prefix).length > 0) {
-    if (Date.now() > deadline) throw new Error(`processes tagged ${prefix} survive SIGKILL`);
-    await sleep(20);
-  }
+/** The environment of a child (see childEnv) tagged `<run tag>:<name>`. */
+function taggedEnv(name, extra = {}) {
+  return childEnv({ ...extra, [TAG_VAR]: `${RUN_TAG}:${name}` });
 }
 
 /** The final sweep: everything this run started. Synchronous, for 'exit' handlers. */
 function killEverything() {
-  killTagged(`${RUN_TAG}:`);
+  benchProcesses.kill(`${RUN_TAG}:`, { prefix: true });
 }
 
 /**
@@ -76,27 +39,22 @@ function killEverything() {
  * for error reports.
  */
 function start(file, { args = [], impl, node = true, cpu = null, env = {}, stdin = 'pipe' } = {}) {
-  const tag = `${RUN_TAG}:${++sequence}`;
+  const name = String(++sequence);
+  const tag = `${RUN_TAG}:${name}`;
   let command = file;
   let argv = [...args];
   if (node) {
-    const preload = impl === 'builtin' ? ['-r', USE_BUILTIN] : [];
     command = process.execPath;
-    argv = [...preload, file, ...args];
+    argv = [...implArgs(impl), file, ...args];
   }
   if (cpu != null && taskset) {
     argv = ['-c', String(cpu), command, ...argv];
     command = taskset;
   }
-  const childEnv = { ...process.env, ...env, [TAG_VAR]: tag };
-  for (const key of ['NODE_UNIQUE_ID', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE']) delete childEnv[key];
-  for (const [key, value] of Object.entries(childEnv)) if (value === undefined) delete childEnv[key];
-
-  const child = spawn(command, argv, { cwd: ROOT, env: childEnv, stdio: [stdin, 'pipe', 'pipe'] });
+  const child = spawn(command, argv, { cwd: ROOT, env: taggedEnv(name, env), stdio: [stdin, 'pipe', 'pipe'] });
   const output = [];
   const messages = [];
-  const waiters = new Set();
-  let closed = false;
+  const waiters = waitList();
   let exitStatus = null;
 
   const proc = {
@@ -107,17 +65,10 @@ function start(file, { args = [], impl, node = true, cpu = null, env = {}, stdin
     messages,
     /** Resolves with the first message of `type` (after index `from`); rejects on timeout or exit. */
     waitFor(type, { timeout = 60000, from = 0 } = {}) {
-      const find = () => messages.slice(from).find((m) => m.type === type);
-      const found = find();
-      if (found) return Promise.resolve(found);
-      if (closed) return Promise.reject(failure(`exited before sending "${type}"`));
-      return new Promise((resolve, reject) => {
-        const waiter = { find, resolve, reject, type };
-        waiter.timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(failure(`timed out after ${timeout} ms waiting for "${type}"`));
-        }, timeout);
-        waiters.add(waiter);
+      return waiters.until(() => messages.slice(from).find((m) => m.type === type), {
+        timeout,
+        timedOut: () => failure(`timed out after ${timeout} ms waiting for "${type}"`),
+        ended: () => failure(`exited before sending "${type}"`),
       });
     },
     /** Send one JSON command line on stdin. */
@@ -127,7 +78,7 @@ function start(file, { args = [], impl, node = true, cpu = null, env = {}, stdin
     exited: new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal, output }))),
     /** Kill the process and everything it started; resolves once all are gone. */
     async cleanup() {
-      await killAndWait(tag);
+      await benchProcesses.killAndWait(tag);
       await Promise.race([proc.exited, sleep(2000)]);
       child.stdout.destroy();
       child.stderr.destroy();
@@ -141,22 +92,11 @@ function start(file, { args = [], impl, node = true, cpu = null, env = {}, stdin
     return new Error(`${path.basename(file)} ${args.join(' ')} [${impl ?? ''}]: ${what}${status}${tail ? `\n  ${tail.replace(/\n/g, '\n  ')}` : ''}`);
   }
 
-  function poke() {
-    for (const waiter of waiters) {
-      const found = waiter.find();
-      if (found) {
-        clearTimeout(waiter.timer);
-        waiters.delete(waiter);
-        waiter.resolve(found);
-      }
-    }
-  }
-
   function onLine(line) {
     if (line.startsWith(MESSAGE_PREFIX)) {
       try {
         messages.push(JSON.parse(line.slice(MESSAGE_PREFIX.length)));
-        poke();
+        waiters.recheck();
         return;
       } catch {
         // not ours after all: keep it as output
@@ -166,31 +106,12 @@ function start(file, { args = [], impl, node = true, cpu = null, env = {}, stdin
     if (output.length > 500) output.splice(0, output.length - 500);
   }
 
-  for (const stream of [child.stdout, child.stderr]) {
-    let pending = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop();
-      lines.forEach(onLine);
-    });
-    stream.on('end', () => {
-      if (pending) onLine(pending);
-      pending = '';
-    });
-  }
+  for (const stream of [child.stdout, child.stderr]) readLines(stream, (lines) => lines.forEach(onLine));
   child.stdin?.on('error', () => {}); // EPIPE when the process is already gone
   child.on('error', (err) => output.push(`[bench] spawn error: ${err.message}`));
   child.on('close', (code, signal) => {
-    closed = true;
     exitStatus = { code, signal };
-    poke();
-    for (const waiter of waiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(failure(`exited before sending "${waiter.type}"`));
-    }
-    waiters.clear();
+    waiters.end();
   });
   return proc;
 }
@@ -208,4 +129,4 @@ async function runScenario(file, options = {}) {
   }
 }
 
-module.exports = { ROOT, USE_BUILTIN, TAG_VAR, RUN_TAG, setTaskset, start, runScenario, killEverything, killAndWait, sleep };
+module.exports = { ROOT, implArgs, taggedEnv, setTaskset, start, runScenario, killEverything, sleep };

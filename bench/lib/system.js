@@ -3,6 +3,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const { execFileSync, spawnSync } = require('node:child_process');
+const { statFields } = require('../../__test__/helpers/processes.js');
 
 function which(cmd) {
   const res = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
@@ -20,14 +21,9 @@ const CLK_TCK = clockTicks();
 
 /** User + system CPU seconds of a process (all its threads), or null if it is gone. */
 function cpuSeconds(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
+  const fields = statFields(pid);
+  // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+  return fields && (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
 /**

@@ -4,7 +4,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { ROOT, USE_BUILTIN, TAG_VAR, RUN_TAG } = require('../lib/proc');
+const { ROOT, implArgs, taggedEnv } = require('../lib/proc');
 const { median } = require('../lib/stats');
 const { which } = require('../lib/system');
 
@@ -13,7 +13,7 @@ const FLOOR_ROUND_TRIPS = 200000;
 let floorBinary = null;
 let tmpDir = null;
 
-const env = () => ({ ...process.env, [TAG_VAR]: `${RUN_TAG}:limits` });
+const env = () => taggedEnv('limits');
 
 /** Median wall time in ms of `node ...args` over STARTS runs. */
 function startupMs(args) {
@@ -60,7 +60,7 @@ module.exports = {
         impls: ['builtin', 'rust'],
         metrics: [{ key: 'ms', label: `wall ms (median of ${STARTS})`, better: 'lower' }],
         run: async (impl) => ({
-          ms: startupMs([...(impl === 'builtin' ? ['-r', USE_BUILTIN] : []), '-e', "require('rust-cluster')"]),
+          ms: startupMs([...implArgs(impl), '-e', "require('rust-cluster')"]),
         }),
       },
       {

@@ -4,7 +4,7 @@
 // with the heartbeat every second, and with both.
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { ROOT, USE_BUILTIN, TAG_VAR, RUN_TAG } = require('../lib/proc');
+const { ROOT, implArgs, taggedEnv } = require('../lib/proc');
 
 const SCENARIO = path.join(__dirname, '..', 'scenarios', 'idle-watch.js');
 const WORKERS = Number(process.env.BENCH_WATCH_WORKERS || 64);
@@ -12,10 +12,10 @@ const MEASURE = Number(process.env.BENCH_WATCH_SECONDS || 10);
 
 function idleCpu(impl, watch) {
   return new Promise((resolve, reject) => {
-    const args = [...(impl === 'builtin' ? ['-r', USE_BUILTIN] : []), SCENARIO];
+    const args = [...implArgs(impl), SCENARIO];
     const child = spawn(process.execPath, args, {
       cwd: ROOT,
-      env: { ...process.env, [TAG_VAR]: `${RUN_TAG}:watch`, WORKERS, MEASURE, WATCH: watch },
+      env: taggedEnv('watch', { WORKERS, MEASURE, WATCH: watch }),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

@@ -2,10 +2,10 @@
 // The machinery of ../differential.test.js: run a scenario with one implementation,
 // group and normalize its event log, and describe differences between two logs.
 // Also a command line tool to check a scenario's determinism under load:
-//   node __test__/scenarios/_diff.js <scenario> <builtin|rust> [runs=10] [parallel=3]
+//   node __test__/helpers/differential.js <scenario> <builtin|rust> [runs=10] [parallel=3]
 // runs it repeatedly and prints how many distinct normalized logs came out (and their diff).
 const path = require('node:path');
-const { start } = require('../helpers/run.js');
+const { start } = require('./run.js');
 
 const RUN_TIMEOUT = 25_000;
 

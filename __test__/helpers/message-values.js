@@ -1,5 +1,5 @@
 'use strict';
-// Message payloads for the messaging scenario. Built fresh on every call, identically in
+// Message payloads for the messaging scenario (../scenarios/messaging.js). Built fresh on every call, identically in
 // the primary and in the workers.
 
 /** Top-level messages for the JSON channel (what JSON loses is part of the comparison). */

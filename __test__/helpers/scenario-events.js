@@ -1,5 +1,5 @@
 'use strict';
-// Shared by the differential scenarios (see ../differential.test.js). Not a test file.
+// Required by the differential scenarios (../scenarios/, run by ../differential.test.js).
 //
 // Every scenario process (primary and workers) writes its observations as one JSON
 // object per line on stdout: {"src":"P"|"W<id>","ev":"<name>",...}. Values that JSON
