@@ -82,10 +82,58 @@ function normalizeStdio(settings) {
   return { stdio: slots, ipcFd };
 }
 
+// ---- the permission model's flags (Node 22 and later) ----
+// A primary under the permission model gives a child its flags, in NODE_OPTIONS, unless
+// the child's arguments or NODE_OPTIONS already ask for it: copyPermissionModelFlagsToEnv
+// in lib/child_process.js of Node 22 and 24 (Node 20 copies nothing). Each line's rules
+// and flags (internal/process/permission's availableFlags()) are its own.
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+const FLAGS_22 = ['--allow-fs-read', '--allow-fs-write', '--allow-addons', '--allow-child-process',
+  '--allow-wasi', '--allow-worker', '--permission'];
+const FLAGS_24 = ['--allow-fs-read', '--allow-fs-write', '--allow-addons', '--allow-child-process',
+  '--allow-inspector', '--allow-wasi', '--allow-worker', '--allow-openssl-store', '--permission'];
+// This process's own flags, as it started (Node reads its parsed options).
+const STARTUP_FLAGS = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+
+/** Node's permission.isEnabled(): --permission (on 22 also as --experimental-permission). */
+function permissionEnabled() {
+  if (process.permission === undefined) return false;
+  // Node 24's --permission-audit defines process.permission too, without enabling it.
+  if (NODE_MAJOR >= 24) return STARTUP_FLAGS.includes('--permission');
+  return true;
+}
+
+// Node 24 matches whole tokens (so --title=--permission is no such flag); Node 22 any
+// substring.
+function hasPermissionFlagInEnv(nodeOptions) {
+  if (!nodeOptions) return false;
+  return nodeOptions.split(/\s+/).some((token) =>
+    token === '--permission' || token.startsWith('--permission=') ||
+    token === '--permission-audit' || token.startsWith('--permission-audit='));
+}
+
+function asksForPermission(env, key, args) {
+  if (NODE_MAJOR >= 24) {
+    return args.includes('--permission') || args.includes('--permission-audit') || hasPermissionFlagInEnv(env[key]);
+  }
+  return args.includes('--permission') || (env[key] && env[key].indexOf('--permission') !== -1);
+}
+
+function copyPermissionModelFlagsToEnv(env, key, args) {
+  if (asksForPermission(env, key, args)) return;
+  const flagsToCopy = NODE_MAJOR >= 24 ? FLAGS_24 : FLAGS_22;
+  for (const arg of process.execArgv) {
+    for (const flag of flagsToCopy) {
+      if (arg.startsWith(flag)) env[key] = env[key] ? `${env[key]} ${arg}` : arg;
+    }
+  }
+}
+
 /**
  * The spawn of one worker, as fork(settings.exec, settings.args, { ...settings, execArgv,
  * env }) would make it: { args (execArgv, the module, its arguments), envPairs, cwd, uid,
- * gid, stdio, ipcFd, serialization }. Throws what Node's fork and spawn throw.
+ * gid, stdio, ipcFd, serialization }. Throws what Node's fork and spawn throw. `env` is
+ * not changed.
  */
 function normalizeFork(settings, execArgv, env) {
   const modulePath = validatePath(settings.exec, 'modulePath');
@@ -107,6 +155,10 @@ function normalizeFork(settings, execArgv, env) {
   checkNullBytes(execArgv, 'options.execArgv');
   checkNullBytes([...execArgv, modulePath, ...args], 'args');
   const { stdio, ipcFd } = normalizeStdio(settings);
+  if (NODE_MAJOR >= 22 && permissionEnabled()) {
+    env = { ...env };
+    copyPermissionModelFlagsToEnv(env, 'NODE_OPTIONS', [process.execPath, ...execArgv, modulePath, ...args]);
+  }
   const envPairs = [];
   for (const key of Object.keys(env)) {
     const value = env[key];
