@@ -6,7 +6,7 @@
 // adds the heartbeat preload to workers, emits the events and runs the replacements, one
 // at a time, through supervision's surge-first replace.
 const path = require('path');
-const { native, configure: configurePrimary } = require('./native');
+const { native, configure: configurePrimary } = require('./native_primary');
 const supervision = require('./supervision');
 const { captureStack } = require('./stuck-stack');
 const {

@@ -7,7 +7,8 @@
 const EventEmitter = require('events');
 const { WorkerProcess } = require('./worker_process');
 const Worker = require('./worker');
-const { native, setPolicy, setMaxFrame, setTimerHandler, setHealthHandler } = require('./native');
+const { native, setPolicy, setMaxFrame } = require('./native_primary');
+const { setTimerHandler, setHealthHandler } = require('./event_routing');
 const { nextTick } = require('./scheduling');
 const supervision = require('./supervision');
 const health = require('./health');

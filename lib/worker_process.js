@@ -5,7 +5,8 @@
 const EventEmitter = require('events');
 const net = require('net');
 const os = require('os');
-const { native, spawn, sendString, sendFrame, register, unregister, ref, unref } = require('./native');
+const { native, spawn, sendString, sendFrame, register, unregister } = require('./native_primary');
+const { ref, unref } = require('./keep_alive');
 const { nextTick, setImmediate } = require('./scheduling');
 const serializers = require('./serialization');
 const { describeOutgoing, adoptIncoming } = require('./handles');
