@@ -42,7 +42,7 @@ test('every field the layout fills is a field of the facade events', () => {
 });
 
 test('the binding refuses a policy, serialization or stdio name it does not know, instead of defaulting', () => {
-  const binding = require('../binding');
+  const binding = require('../lib/binding');
   const primary = new binding.NativePrimary(() => {}, true);
   try {
     assert.throws(() => primary.setPolicy('nonsense'), /does not match any variant of enum `PolicyName`/);

@@ -33,7 +33,7 @@ const byId = new Map(); // worker id -> Worker, while the core may speak of it
 const slotForks = new Map(); // slot -> workers forked into it
 
 function bindingModule() {
-  if (binding === null) binding = require('../binding');
+  if (binding === null) binding = require('./binding');
   return binding;
 }
 

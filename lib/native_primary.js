@@ -23,7 +23,7 @@ function onEvents(cells) {
 
 function native() {
   if (primary === null) {
-    binding = require('../binding');
+    binding = require('./binding');
     layout ??= readLayout(binding.eventLayout());
     primary = new binding.NativePrimary(onEvents, isMainThread);
     primaryIndex = primary.index;

@@ -159,7 +159,7 @@ cluster.fork = function fork(env) {
 
   worker.process.once('exit', (exitCode, signalCode) => {
     // Its last lines come before anything said about its exit.
-    if (cluster.settings.logFormat !== undefined) require('../binding').logsDrain(worker.id);
+    if (cluster.settings.logFormat !== undefined) require('./binding').logsDrain(worker.id);
     // Remove the worker from the list only once it is also disconnected; until then
     // it may still be accessed.
     if (!worker.isConnected()) removeWorker(worker);
