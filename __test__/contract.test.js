@@ -1,21 +1,23 @@
 'use strict';
 // The event contract between the Rust binding and the facade is defined once, in Rust
 // (src/delivery.rs EVENT_LAYOUT; `cargo test` checks the kind numbers against it), and
-// read by lib/native.js when the addon loads. This pins the JavaScript side to it: every
-// kind the binding can send is handled, every kind the facade handles exists, and every
-// field the layout fills is a field of the facade's events.
+// read by lib/native_primary.js when the addon loads. This pins the JavaScript side to
+// it: every kind the binding can send is handled (lib/event_routing.js, then
+// worker.process), every kind the facade handles exists, and every field the layout fills
+// is a field of the facade's events (lib/native_events.js).
 const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('node:fs');
 const path = require('node:path');
-const { eventLayout, NativeEvent } = require('../lib/native');
+const { eventLayout } = require('../lib/native_primary');
+const { NativeEvent } = require('../lib/native_events');
 
 const lib = (name) => fs.readFileSync(path.join(__dirname, '..', 'lib', name), 'utf8');
 
 /** The kinds a source handles: `event.kind === 'x'` tests and `case 'x':` in the dispatch. */
 function handledKinds() {
   const kinds = new Set();
-  for (const m of lib('native.js').matchAll(/event\.kind === '(\w+)'/g)) kinds.add(m[1]);
+  for (const m of lib('event_routing.js').matchAll(/event\.kind === '(\w+)'/g)) kinds.add(m[1]);
   const source = lib('worker_process.js');
   const dispatch = source.slice(source.indexOf('_onNativeEvent(event) {'));
   const body = dispatch.slice(0, dispatch.indexOf('\n  }\n'));
@@ -40,7 +42,7 @@ test('every field the layout fills is a field of the facade events', () => {
 });
 
 test('the binding refuses a policy, serialization or stdio name it does not know, instead of defaulting', () => {
-  const binding = require('../binding');
+  const binding = require('../lib/binding');
   const primary = new binding.NativePrimary(() => {}, true);
   try {
     assert.throws(() => primary.setPolicy('nonsense'), /does not match any variant of enum `PolicyName`/);

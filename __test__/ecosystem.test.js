@@ -13,7 +13,7 @@
 // Caches (the expensive steps), all outside the git tree proper:
 //   target/ecosystem/addons/  the addon that build produced, keyed by a hash of everything
 //                             in the tarball that the build reads (Rust sources, Cargo
-//                             files, build.rs, scripts/, binding-name.js, package.json's name,
+//                             files, build.rs, scripts/, lib/binding-name.js, package.json's name,
 //                             version, install script and napi config). Same key: the tarball is still npm-installed
 //                             into a fresh project, with --ignore-scripts, and gets that
 //                             addon. RUST_CLUSTER_ECOSYSTEM_REBUILD=1 forces the source build.
@@ -38,7 +38,7 @@ const { OTHER_MAJORS, nodeBinary } = require('./helpers/node-versions.js');
 const FIXTURES = path.join(__dirname, 'ecosystem');
 const CACHE = path.join(ROOT, 'target', 'ecosystem');
 const REGISTER = ['-r', 'rust-cluster/register'];
-const { binaryName } = require('../binding-name.js');
+const { binaryName } = require('../lib/binding-name.js');
 
 after(cleanupAll);
 
@@ -116,7 +116,7 @@ const ALWAYS_SHIPPED = /^(package\.json|README[^/]*|LICEN[CS]E[^/]*|LICENCE[^/]*
 const NEVER_SHIPPED = /^(node_modules|target|__test__|bench|examples|\.ci|\.git)(\/|$)|\.(node|so|tgz)$/;
 /** Must ship (the brief's list; directories must hold at least one file). */
 const MUST_SHIP = [
-  'index.js', 'index.mjs', 'index.d.ts', 'register.js', 'binding.js', 'binding-name.js',
+  'index.js', 'index.mjs', 'index.d.ts', 'lib/register.js', 'lib/register-hooks.mjs', 'lib/binding.js', 'lib/binding-name.js',
   'Cargo.toml', 'Cargo.lock', 'build.rs', 'core/Cargo.toml', 'scripts/build-if-needed.js', 'package.json',
   'lib/', 'src/', 'core/src/',
 ];
@@ -132,7 +132,7 @@ function relativeReferences(source) {
 /** Hash of what the addon build reads, from the unpacked tarball. */
 function buildKey(unpacked, files) {
   const hash = crypto.createHash('sha256');
-  const inputs = files.filter((f) => /\.rs$|(^|\/)Cargo\.(toml|lock)$|^scripts\/|^binding-name\.js$|^package\.json$/.test(f));
+  const inputs = files.filter((f) => /\.rs$|(^|\/)Cargo\.(toml|lock)$|^scripts\/|^lib\/binding-name\.js$|^package\.json$/.test(f));
   for (const file of inputs.sort()) {
     let data = fs.readFileSync(path.join(unpacked, file));
     if (file === 'package.json') {

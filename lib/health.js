@@ -6,7 +6,7 @@
 // adds the heartbeat preload to workers, emits the events and runs the replacements, one
 // at a time, through supervision's surge-first replace.
 const path = require('path');
-const { native, configure: configurePrimary } = require('./native');
+const { native, configure: configurePrimary } = require('./native_primary');
 const supervision = require('./supervision');
 const { captureStack } = require('./stuck-stack');
 const {
@@ -33,7 +33,7 @@ const byId = new Map(); // worker id -> Worker, while the core may speak of it
 const slotForks = new Map(); // slot -> workers forked into it
 
 function bindingModule() {
-  if (binding === null) binding = require('../binding');
+  if (binding === null) binding = require('./binding');
   return binding;
 }
 

@@ -35,7 +35,7 @@ const restarts = new Map(); // worker id -> restarts of its slot (supervision re
 const scrapes = new Map(); // request id -> { waiting, responses, timer, id }
 
 function binding() {
-  return require('../binding');
+  return require('./binding');
 }
 
 /** Checks `options.metrics`; returns it normalized, or null when off. Throws before any change. */

@@ -1,25 +1,20 @@
 'use strict';
 // The primary's `cluster` object. Its JavaScript is what must be JavaScript: the
 // EventEmitter, settings, Worker bookkeeping and event order, following Node's
-// lib/internal/cluster/primary.js. Servers, connection handoff and the wire protocol are
-// the Rust core's (see core/src/reactor.rs).
+// lib/internal/cluster/primary.js. A worker's spawn options are checked in
+// lib/child_process.js, its inspector port picked in lib/inspector.js; servers, connection
+// handoff and the wire protocol are the Rust core's (see core/src/reactor.rs).
 const EventEmitter = require('events');
 const { WorkerProcess } = require('./worker_process');
 const Worker = require('./worker');
-const { native, setPolicy, setMaxFrame, setTimerHandler, setHealthHandler } = require('./native');
+const { native, setPolicy, setMaxFrame } = require('./native_primary');
+const { setTimerHandler, setHealthHandler } = require('./event_routing');
 const { nextTick } = require('./scheduling');
 const supervision = require('./supervision');
 const health = require('./health');
-const {
-  ERR_INVALID_ARG_TYPE,
-  ERR_INVALID_ARG_VALUE,
-  ERR_CHILD_PROCESS_IPC_REQUIRED,
-  ERR_IPC_ONE_PIPE,
-  ERR_SOCKET_BAD_PORT,
-  ERR_OUT_OF_RANGE,
-  errnoException,
-} = require('./errors');
-const os = require('os');
+const { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE } = require('./errors');
+const { normalizeFork } = require('./child_process');
+const { workerInspectArgs } = require('./inspector');
 
 const cluster = new EventEmitter();
 const intercom = new EventEmitter();
@@ -124,157 +119,22 @@ function setupSettingsNT(settings) {
   cluster.emit('setup', settings);
 }
 
-// ---- inspector ports, as lib/internal/util/inspector.js picks them ----
-let debugPortOffset = 1;
-const INSPECT_RE = /^--inspect(-brk|-port)?(=|$)/;
-
-function isUsingInspector(execArgv) {
-  return execArgv.some((arg) => INSPECT_RE.test(arg)) ||
-    /--inspect(-brk|-port)?(=|\s+|$)/.test(process.env.NODE_OPTIONS || '');
-}
-
-function getInspectPort(inspectPort) {
-  if (typeof inspectPort === 'function') {
-    inspectPort = inspectPort();
-  } else if (inspectPort == null) {
-    inspectPort = process.debugPort + debugPortOffset;
-    if (inspectPort > 65535) inspectPort = inspectPort - 65535 + 1024 - 1;
-    debugPortOffset++;
-  }
-  if (typeof inspectPort !== 'number' || !Number.isInteger(inspectPort) || inspectPort < 0 || inspectPort > 65535) {
-    throw ERR_SOCKET_BAD_PORT('Port', inspectPort);
-  }
-  return inspectPort;
-}
-
-// ---- child_process.fork's validation and stdio normalization ----
-function validatePath(value, name) {
-  if (typeof value === 'string') {
-    if (value.includes('\u0000')) {
-      throw ERR_INVALID_ARG_VALUE(name, value, 'must be a string, Uint8Array, or URL without null bytes');
-    }
-    return value;
-  }
-  if (value instanceof URL) return require('url').fileURLToPath(value);
-  if (Buffer.isBuffer(value)) return value.toString();
-  throw ERR_INVALID_ARG_TYPE(name, ['string', 'Buffer', 'URL'], value);
-}
-
-function stdioStringToArray(stdio) {
-  switch (stdio) {
-    case 'ignore':
-    case 'overlapped':
-    case 'pipe':
-      return [stdio, stdio, stdio, 'ipc'];
-    case 'inherit':
-      return [0, 1, 2, 'ipc'];
-    default:
-      throw ERR_INVALID_ARG_VALUE('stdio', stdio);
-  }
-}
-
-/** One stdio slot as the binding takes it: inherit | ignore | pipe, or a descriptor number. */
-function normalizeStdioSlot(value, index) {
-  if (value == null || value === 'pipe' || value === 'overlapped') return 'pipe';
-  if (value === 'ignore') return 'ignore';
-  if (value === 'inherit') return 'inherit';
-  if (typeof value === 'number') {
-    if (value < 0) return 'pipe';
-    return value === index ? 'inherit' : value;
-  }
-  const fd = typeof value.fd === 'number' ? value.fd : value._handle?.fd ?? value.handle?.fd;
-  if (typeof fd === 'number' && fd >= 0) return fd === index ? 'inherit' : fd;
-  throw ERR_INVALID_ARG_VALUE('stdio', value);
-}
-
-function checkNullBytes(list, name) {
-  list.forEach((arg, i) => {
-    if (typeof arg === 'string' && arg.includes('\u0000')) {
-      throw ERR_INVALID_ARG_VALUE(`${name}[${i}]`, arg, 'must be a string without null bytes');
-    }
-  });
-}
-
-function isInt32(value) {
-  return value === (value | 0);
-}
-
-function normalizeStdio(settings) {
-  let stdio = settings.stdio;
-  if (typeof stdio === 'string') stdio = stdioStringToArray(stdio);
-  else if (!Array.isArray(stdio)) stdio = stdioStringToArray(settings.silent ? 'pipe' : 'inherit');
-  else if (!stdio.includes('ipc')) throw ERR_CHILD_PROCESS_IPC_REQUIRED('options.stdio');
-  let ipcFd;
-  stdio.forEach((value, i) => {
-    if (value !== 'ipc') return;
-    if (ipcFd !== undefined) throw ERR_IPC_ONE_PIPE();
-    ipcFd = i;
-  });
-  const slots = [];
-  for (let i = 0; i < Math.max(3, stdio.length); i++) {
-    if (stdio[i] === 'ipc') slots.push('ignore');
-    else if (i >= 3 && stdio[i] == null) slots.push('ignore');
-    else slots.push(normalizeStdioSlot(stdio[i], i));
-  }
-  return { stdio: slots, ipcFd };
-}
-
 function createWorkerProcess(id, env, slot) {
   const settings = cluster.settings;
   applyMessageLimit(settings);
   const additions = health.spawnAdditions(slot);
   const workerEnv = { ...systemd.workerEnvironment(process.env), ...env, ...additions.env, NODE_UNIQUE_ID: `${id}` };
   const execArgv = [...additions.execArgv, ...settings.execArgv, ...supervision.workerExecArgv(settings), ...metrics.workerExecArgv()];
-
-  if (settings.inspectPort === null) throw ERR_SOCKET_BAD_PORT('Port', null, true);
-  if (isUsingInspector(settings.execArgv)) {
-    execArgv.push(`--inspect-port=${getInspectPort(settings.inspectPort)}`);
-  }
-
-  const modulePath = validatePath(settings.exec, 'modulePath');
-  let args = settings.args;
-  if (args == null) args = [];
-  else if (!Array.isArray(args)) throw ERR_INVALID_ARG_TYPE('args', 'Array', args);
-  const cwd = settings.cwd == null ? undefined : validatePath(settings.cwd, 'options.cwd');
-  if (settings.uid != null && !isInt32(settings.uid)) throw ERR_INVALID_ARG_TYPE('options.uid', 'int32', settings.uid);
-  if (settings.gid != null && !isInt32(settings.gid)) throw ERR_INVALID_ARG_TYPE('options.gid', 'int32', settings.gid);
-  if (settings.windowsHide != null && typeof settings.windowsHide !== 'boolean') {
-    throw ERR_INVALID_ARG_TYPE('options.windowsHide', 'boolean', settings.windowsHide);
-  }
-  const serialization = settings.serialization ?? 'json';
-  if (serialization !== 'json' && serialization !== 'advanced') {
-    throw ERR_INVALID_ARG_VALUE('options.serialization', serialization, "must be one of: undefined, 'json', 'advanced'");
-  }
-  // As child_process.fork, then spawn, check for NUL bytes: execArgv by itself, then the
-  // whole argument list.
-  checkNullBytes(execArgv, 'options.execArgv');
-  checkNullBytes([...execArgv, modulePath, ...args], 'args');
-  const { stdio, ipcFd } = normalizeStdio(settings);
+  execArgv.push(...workerInspectArgs(settings));
+  const spawn = normalizeFork(settings, execArgv, workerEnv);
+  // rust-cluster: the core reads the lines of workers whose output it formats.
   if (settings.logFormat !== undefined) {
-    stdio[1] = 'pipe';
-    stdio[2] = 'pipe';
+    spawn.stdio[1] = 'pipe';
+    spawn.stdio[2] = 'pipe';
   }
-  const envPairs = [];
-  for (const key of Object.keys(workerEnv)) {
-    const value = workerEnv[key];
-    if (value !== undefined) envPairs.push(`${key}=${value}`);
-  }
-  envPairs.push(`NODE_CHANNEL_FD=${ipcFd}`, `NODE_CHANNEL_SERIALIZATION_MODE=${serialization}`);
-  // libuv refuses negative ids when it spawns: Node throws `spawn EINVAL`.
-  if ((settings.uid != null && settings.uid < 0) || (settings.gid != null && settings.gid < 0)) {
-    throw errnoException(-os.constants.errno.EINVAL, 'spawn');
-  }
-
   return new WorkerProcess(id, {
     execPath: process.execPath,
-    args: [...execArgv, modulePath, ...args.map(String)],
-    envPairs,
-    cwd,
-    uid: settings.uid ?? undefined,
-    gid: settings.gid ?? undefined,
-    stdio,
-    ipcFd,
-    serialization,
+    ...spawn,
     logFormat: settings.logFormat,
     slot,
     cpuAffinity: additions.cpuAffinity,
@@ -299,7 +159,7 @@ cluster.fork = function fork(env) {
 
   worker.process.once('exit', (exitCode, signalCode) => {
     // Its last lines come before anything said about its exit.
-    if (cluster.settings.logFormat !== undefined) require('../binding').logsDrain(worker.id);
+    if (cluster.settings.logFormat !== undefined) require('./binding').logsDrain(worker.id);
     // Remove the worker from the list only once it is also disconnected; until then
     // it may still be accessed.
     if (!worker.isConnected()) removeWorker(worker);

@@ -5,7 +5,8 @@
 // so they fire while this thread is busy; this module validates the settings, keeps each
 // worker's slot and state, forks when the core says so and emits the events.
 const path = require('path');
-const { native, configure: configurePrimary, setNeeded, releaseWhenIdle, ref, unref } = require('./native');
+const { native, configure: configurePrimary, setNeeded, releaseWhenIdle } = require('./native_primary');
+const { ref, unref } = require('./keep_alive');
 const scheduling = require('./scheduling');
 // What the probes and the service manager hear of readiness, restarts, stops and reloads.
 const metrics = require('./metrics');

@@ -16,7 +16,7 @@ let adopted = 0;
 let notifying = false;
 
 function binding() {
-  return require('../binding');
+  return require('./binding');
 }
 
 /** Adopts the sockets systemd passed to this process; returns how many. */

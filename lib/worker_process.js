@@ -5,10 +5,12 @@
 const EventEmitter = require('events');
 const net = require('net');
 const os = require('os');
-const { native, spawn, sendString, sendFrame, register, unregister, ref, unref } = require('./native');
+const { native, spawn, sendString, sendFrame, register, unregister } = require('./native_primary');
+const { ref, unref } = require('./keep_alive');
 const { nextTick, setImmediate } = require('./scheduling');
 const serializers = require('./serialization');
 const { describeOutgoing, adoptIncoming } = require('./handles');
+const { SocketListReceive } = require('./socket_list');
 const { claimReply: claimMetricsReply } = require('./metrics');
 const {
   ERR_INVALID_ARG_TYPE,
@@ -72,9 +74,8 @@ class WorkerProcess extends EventEmitter {
     this._closesGot = 0;
     this._nextWriteId = 1;
     this._writeCallbacks = new Map();
-    // Sockets this worker's servers sent us, by server key (Node's SocketListReceive):
-    // the worker's server.close() waits until they are all closed here.
-    this._receivedSockets = new Map();
+    // Sockets this worker's servers sent us: the worker's server.close() waits for them.
+    this._receivedSockets = new SocketListReceive((message) => this._sendInternal(message));
     this._spawn(spec);
   }
 
@@ -341,45 +342,14 @@ class WorkerProcess extends EventEmitter {
       return;
     }
     adoptIncoming(event.handleType, event.fd, message, (handle) => {
-      if (message.key && handle instanceof net.Socket) this._trackReceivedSocket(message.key, handle);
+      if (message.key && handle instanceof net.Socket) this._receivedSockets.add(message.key, handle);
       nextTick(() => this._emitMessage(message.msg, handle));
-    });
-  }
-
-  _socketList(key) {
-    let list = this._receivedSockets.get(key);
-    if (!list) {
-      list = { connections: 0, notifyWhenEmpty: false };
-      this._receivedSockets.set(key, list);
-    }
-    return list;
-  }
-
-  _trackReceivedSocket(key, socket) {
-    const list = this._socketList(key);
-    list.connections++;
-    socket.once('close', () => {
-      if (--list.connections === 0 && list.notifyWhenEmpty) {
-        list.notifyWhenEmpty = false;
-        this._sendInternal({ cmd: 'NODE_SOCKET_ALL_CLOSED', key });
-      }
     });
   }
 
   _sendInternal(message) {
     if (!this.connected) return;
     this._send(message, undefined, { swallowErrors: true });
-  }
-
-  // NODE_SOCKET_NOTIFY_CLOSE / NODE_SOCKET_GET_COUNT from the worker's socket list.
-  _onSocketListRequest(message) {
-    const list = this._socketList(message.key);
-    if (message.cmd === 'NODE_SOCKET_NOTIFY_CLOSE') {
-      if (list.connections === 0) this._sendInternal({ cmd: 'NODE_SOCKET_ALL_CLOSED', key: message.key });
-      else list.notifyWhenEmpty = true;
-    } else if (message.cmd === 'NODE_SOCKET_GET_COUNT') {
-      this._sendInternal({ cmd: 'NODE_SOCKET_COUNT', key: message.key, count: list.connections });
-    }
   }
 
   _emitMessage(message, handle) {
@@ -397,7 +367,7 @@ class WorkerProcess extends EventEmitter {
       return;
     }
     if (typeof event.act === 'string' && event.act.startsWith('NODE_SOCKET_')) {
-      this._onSocketListRequest(message);
+      this._receivedSockets.onRequest(message);
       return;
     }
     // NODE_RUST_CLUSTER_* (from lib/worker_preload.js) goes on as an internal message.

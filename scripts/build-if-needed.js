@@ -5,7 +5,7 @@ const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { binaryName } = require('../binding-name');
+const { binaryName } = require('../lib/binding-name');
 
 const root = path.join(__dirname, '..');
 const target = path.join(root, binaryName);

@@ -8,7 +8,7 @@ const net = require('net');
 function peerUid(socket) {
   const fd = socket._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return null;
-  return require('../../binding').peerCredentials(fd)?.uid ?? null;
+  return require('../binding').peerCredentials(fd)?.uid ?? null;
 }
 
 /** Is something answering on `path`? */

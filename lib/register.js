@@ -1,7 +1,7 @@
 'use strict';
 // `node -r rust-cluster/register app.js` (or NODE_OPTIONS=-r rust-cluster/register): in
 // the primary, make require('cluster'), require('node:cluster') and (Node >= 20.6, through
-// the hooks in register-hooks.mjs) `import ... from 'node:cluster'` / `from 'cluster'`
+// the hooks in lib/register-hooks.mjs) `import ... from 'node:cluster'` / `from 'cluster'`
 // resolve to rust-cluster, so libraries that use the built-in module run on rust-cluster
 // unchanged. Workers keep Node's own worker-side module.
 const Module = require('module');
@@ -9,7 +9,7 @@ const path = require('path');
 const { pathToFileURL } = require('url');
 
 if (!require('cluster').isWorker) {
-  const target = path.join(__dirname, 'index.js');
+  const target = path.join(__dirname, '..', 'index.js');
   const isCluster = (request, parent) =>
     (request === 'cluster' || request === 'node:cluster') && parent?.filename !== target;
 

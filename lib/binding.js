@@ -1,11 +1,12 @@
 'use strict';
-// Loads the native addon built by `npm install` (scripts/build-if-needed.js).
+// Loads the native addon built by `npm install` (scripts/build-if-needed.js), which puts
+// it at the package's root.
 const path = require('path');
 const { binaryName } = require('./binding-name');
 
 let binding;
 try {
-  binding = require(path.join(__dirname, binaryName));
+  binding = require(path.join(__dirname, '..', binaryName));
 } catch (err) {
   // Installed as a dependency, the addon is built by the package's install script, which
   // npm skips under --ignore-scripts or when allowScripts does not cover it; `npm install`

@@ -1,9 +1,9 @@
 // Module customization hooks for `node -r rust-cluster/register` (registered by
-// register.js with module.register(), Node >= 20.6, in the primary only): make
+// lib/register.js with module.register(), Node >= 20.6, in the primary only): make
 // `import cluster from 'node:cluster'` / `from 'cluster'` resolve to rust-cluster, as
-// register.js does for require(). rust-cluster's own entry points keep the built-in.
-const INDEX_MJS = new URL('./index.mjs', import.meta.url).href;
-const INDEX_JS = new URL('./index.js', import.meta.url).href;
+// lib/register.js does for require(). rust-cluster's own entry points keep the built-in.
+const INDEX_MJS = new URL('../index.mjs', import.meta.url).href;
+const INDEX_JS = new URL('../index.js', import.meta.url).href;
 
 export async function resolve(specifier, context, nextResolve) {
   if ((specifier === 'cluster' || specifier === 'node:cluster') &&
