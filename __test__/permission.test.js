@@ -59,3 +59,28 @@ for (const major of [THIS_MAJOR, ...OTHER_MAJORS]) {
     }
   });
 }
+
+/** What fork() did in a primary under the model without --allow-child-process. */
+async function refusal(t, impl, execPath, flags) {
+  const proc = start(FIXTURE, { impl, execPath, nodeArgs: flags, env: { NODE_OPTIONS: undefined, EXPECT_REFUSAL: '1' } });
+  t.after(() => proc.cleanup());
+  const { line } = await proc.waitFor(/^\{"ev":"refusal"/);
+  const { line: workers } = await proc.waitFor(/^\{"ev":"workers"/);
+  assert.equal((await proc.exited).code, 0, proc.output());
+  return { ...JSON.parse(line), workers: JSON.parse(workers).count };
+}
+
+for (const major of [THIS_MAJOR, ...OTHER_MAJORS]) {
+  test(`Node ${major}: without --allow-child-process fork() throws Node's own ERR_ACCESS_DENIED`, async (t) => {
+    const node = await nodeBinary(t, major);
+    if (node.skip) return t.skip(node.skip);
+    const flags = [enable(major), '--allow-fs-read=*', '--allow-addons'];
+    const [builtin, rust] = await Promise.all([
+      refusal(t, 'builtin', node.execPath, flags),
+      refusal(t, 'rust', node.execPath, flags),
+    ]);
+    assert.equal(builtin.threw, true, JSON.stringify(builtin));
+    assert.equal(builtin.code, 'ERR_ACCESS_DENIED');
+    assert.deepEqual(rust, builtin);
+  });
+}

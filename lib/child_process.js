@@ -103,6 +103,16 @@ function permissionEnabled() {
   return true;
 }
 
+// Under the permission model without --allow-child-process, Node's spawn refuses before
+// it starts anything (after the option checks, before libuv's). The error is Node's own,
+// taken from that same refusal: its message and `resource` differ between the lines.
+function assertChildProcessAllowed() {
+  if (!permissionEnabled() || process.permission.has('child')) return;
+  const child = require('child_process').spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+  // Not reached while Node refuses; should it ever allow it, the probe goes at once.
+  child.kill('SIGKILL');
+}
+
 // Node 24 matches whole tokens (so --title=--permission is no such flag); Node 22 any
 // substring.
 function hasPermissionFlagInEnv(nodeOptions) {
@@ -165,6 +175,7 @@ function normalizeFork(settings, execArgv, env) {
     if (value !== undefined) envPairs.push(`${key}=${value}`);
   }
   envPairs.push(`NODE_CHANNEL_FD=${ipcFd}`, `NODE_CHANNEL_SERIALIZATION_MODE=${serialization}`);
+  assertChildProcessAllowed();
   // libuv refuses negative ids when it spawns: Node throws `spawn EINVAL`.
   if ((settings.uid != null && settings.uid < 0) || (settings.gid != null && settings.gid < 0)) {
     throw errnoException(-os.constants.errno.EINVAL, 'spawn');
