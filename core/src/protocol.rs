@@ -20,6 +20,11 @@ pub enum Incoming {
     },
     HandleAck,
     HandleNack,
+    /// A worker's answer to a `newconn`: `{cmd: 'NODE_CLUSTER', ack, accepted, seq}`.
+    NewconnReply {
+        ack: u64,
+        accepted: bool,
+    },
     /// rust-cluster's own heartbeat (lib/heartbeat-preload.js), with the event-loop delay
     /// it measured (ms).
     Heartbeat {
@@ -55,6 +60,11 @@ pub fn classify(frame: &[u8], mode: Serialization) -> Incoming {
     if !maybe_internal {
         return Incoming::User;
     }
+    if mode == Serialization::Json {
+        if let Some(reply) = handoff_reply(frame) {
+            return reply;
+        }
+    }
     match decode(frame, mode) {
         Ok(value) => classify_value(value),
         // serde_json refuses lone surrogate escapes (`"\ud800"`) that JavaScript accepts:
@@ -63,6 +73,62 @@ pub fn classify(frame: &[u8], mode: Serialization) -> Incoming {
         Err(_) if mode == Serialization::Json && !contains(frame, JSON_MARK) => Incoming::User,
         Err(e) => Incoming::Invalid(e),
     }
+}
+
+/// The two frames a worker answers every `newconn` with, byte for byte as Node's
+/// `JSON.stringify` writes them (child_process's ACK, then cluster's `send({ ack,
+/// accepted })`), recognised without building a JSON value: they come with every
+/// connection. Anything else, however spelled, takes the general path.
+fn handoff_reply(frame: &[u8]) -> Option<Incoming> {
+    let line = frame.strip_suffix(b"\n").unwrap_or(frame);
+    if line == br#"{"cmd":"NODE_HANDLE_ACK"}"# {
+        return Some(Incoming::HandleAck);
+    }
+    let rest = line.strip_prefix(br#"{"cmd":"NODE_CLUSTER","ack":"#)?;
+    let (ack, rest) = leading_integer(rest)?;
+    let (accepted, rest) = if let Some(rest) = rest.strip_prefix(br#","accepted":true"#) {
+        (true, rest)
+    } else {
+        (false, rest.strip_prefix(br#","accepted":false"#)?)
+    };
+    let (_seq, rest) = leading_integer(rest.strip_prefix(br#","seq":"#)?)?;
+    (rest == b"}").then_some(Incoming::NewconnReply { ack, accepted })
+}
+
+/// A JSON integer as `JSON.stringify` writes a safe one (digits, no leading zero).
+fn leading_integer(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 15 || (digits > 1 && bytes[0] == b'0') {
+        return None;
+    }
+    let value = bytes[..digits]
+        .iter()
+        .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+    Some((value, &bytes[digits..]))
+}
+
+/// The `newconn` a round-robin primary hands a connection with, wrapped as child_process
+/// wraps a message that carries a descriptor. In json mode it is written straight into
+/// bytes (it goes out with every connection); the same message as `encode` would write.
+pub fn newconn_frame(key: &str, seq: u64, mode: Serialization) -> Vec<u8> {
+    if mode == Serialization::Json {
+        let mut out = Vec::with_capacity(112 + key.len());
+        out.extend_from_slice(
+            br#"{"cmd":"NODE_HANDLE","type":"net.Native","msg":{"cmd":"NODE_CLUSTER","act":"newconn","key":"#,
+        );
+        if serde_json::to_writer(&mut out, key).is_ok() {
+            out.extend_from_slice(format!(r#","seq":{seq}}}}}"#).as_bytes());
+            out.push(b'\n');
+            return out;
+        }
+    }
+    let mut fields = Map::new();
+    fields.insert("act".into(), Value::from("newconn"));
+    fields.insert("key".into(), Value::from(key));
+    encode(
+        &handle_message("net.Native", cluster_message(fields, seq)),
+        mode,
+    )
 }
 
 pub fn decode(frame: &[u8], mode: Serialization) -> Result<Value, String> {
@@ -203,6 +269,103 @@ fn js_number(n: &serde_json::Number) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The general path's reading of a `newconn` answer.
+    fn general_reply(frame: &[u8]) -> Option<(u64, bool)> {
+        match classify_value(decode(frame, Serialization::Json).ok()?) {
+            Incoming::Cluster(m) if m.get("act").is_none() => Some((
+                m.get("ack")?.as_u64()?,
+                m.get("accepted").and_then(Value::as_bool) == Some(true),
+            )),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn newconn_answers_as_node_writes_them_skip_the_json_parser() {
+        for (frame, ack, accepted) in [
+            (
+                &br#"{"cmd":"NODE_CLUSTER","ack":7,"accepted":true,"seq":3}"#[..],
+                7,
+                true,
+            ),
+            (
+                br#"{"cmd":"NODE_CLUSTER","ack":0,"accepted":false,"seq":0}"#,
+                0,
+                false,
+            ),
+            (
+                b"{\"cmd\":\"NODE_CLUSTER\",\"ack\":123456789012345,\"accepted\":true,\"seq\":9}\n",
+                123456789012345,
+                true,
+            ),
+        ] {
+            match classify(frame, Serialization::Json) {
+                Incoming::NewconnReply {
+                    ack: a,
+                    accepted: b,
+                } => assert_eq!((a, b), (ack, accepted)),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(general_reply(frame), Some((ack, accepted)));
+        }
+        assert!(matches!(
+            classify(b"{\"cmd\":\"NODE_HANDLE_ACK\"}\n", Serialization::Json),
+            Incoming::HandleAck
+        ));
+    }
+
+    #[test]
+    fn any_other_spelling_of_an_answer_takes_the_general_path() {
+        for frame in [
+            &br#"{"cmd":"NODE_CLUSTER","ack":7,"accepted":true,"seq":3,"x":1}"#[..],
+            br#"{"cmd":"NODE_CLUSTER", "ack":7,"accepted":true,"seq":3}"#,
+            br#"{"cmd":"NODE_CLUSTER","ack":07,"accepted":true,"seq":3}"#,
+            br#"{"cmd":"NODE_CLUSTER","ack":7.5,"accepted":true,"seq":3}"#,
+            br#"{"cmd":"NODE_CLUSTER","ack":7,"seq":3}"#,
+            br#"{"cmd":"NODE_CLUSTER","ack":7,"accepted":1,"seq":3}"#,
+            br#"{"cmd":"NODE_CLUSTER","ack":1234567890123456,"accepted":true,"seq":3}"#,
+        ] {
+            assert!(
+                handoff_reply(frame).is_none(),
+                "{}",
+                String::from_utf8_lossy(frame)
+            );
+        }
+        // Still understood, by the general path.
+        let spaced = br#"{"cmd":"NODE_CLUSTER", "ack":7,"accepted":true,"seq":3}"#;
+        assert!(matches!(
+            classify(spaced, Serialization::Json),
+            Incoming::Cluster(_)
+        ));
+    }
+
+    #[test]
+    fn the_newconn_frame_is_the_message_encode_writes() {
+        for key in [
+            "127.0.0.1:8000:4:-1:0",
+            "a \"quoted\" key\\ é \u{1F600}",
+            "",
+        ] {
+            for mode in [Serialization::Json, Serialization::Advanced] {
+                let mut fields = Map::new();
+                fields.insert("act".into(), Value::from("newconn"));
+                fields.insert("key".into(), Value::from(key));
+                let general = encode(
+                    &handle_message("net.Native", cluster_message(fields, 42)),
+                    mode,
+                );
+                let fast = newconn_frame(key, 42, mode);
+                if mode == Serialization::Advanced {
+                    assert_eq!(fast, general);
+                    continue;
+                }
+                let line = |b: &[u8]| decode(b.strip_suffix(b"\n").unwrap(), mode).unwrap();
+                assert_eq!(line(&fast), line(&general), "{key:?}");
+                assert_eq!(fast.last(), general.last());
+            }
+        }
+    }
 
     #[test]
     fn user_messages_skip_parsing() {

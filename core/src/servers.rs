@@ -2,6 +2,7 @@
 //! `net._createServerHandle` / `dgram._createSocketHandle` / RoundRobinHandle create them,
 //! and the table of them keyed like Node (`address:port:addressType:fd:index`).
 
+use crate::channel::SharedFd;
 use crate::errno::Errno;
 use crate::int_map::IntMap;
 use crate::scheduler::{RoundRobin, WorkerId};
@@ -318,7 +319,8 @@ pub fn sockname(fd: &OwnedFd) -> Option<Value> {
 /// An accepted connection waiting for a worker, with the hash of its client's address
 /// (what sticky scheduling keys on).
 pub struct Conn {
-    pub fd: OwnedFd,
+    /// Shared with the `newconn` frame that passes it (see `SharedFd`).
+    pub fd: SharedFd,
     pub affinity: u64,
 }
 
@@ -464,9 +466,26 @@ pub struct Server {
     /// For round-robin TCP servers: what the worker's fake handle reports.
     pub sockname: Option<Value>,
     pub is_udp: bool,
-    /// The last accept loop emptied the kernel's backlog (round-robin listeners are
-    /// edge-triggered: until the next readiness edge there is nothing to accept).
-    pub drained: bool,
+    /// What the primary knows of a round-robin listener's accept queue.
+    pub backlog: Backlog,
+    /// The listener is out of the I/O thread's epoll set (events 0): connections wait and
+    /// every worker is busy, so their arrival need not wake it (see `accept_connections`).
+    pub parked: bool,
+    /// `sys::accept_queue_len` works on the listener (TCP, not a Unix socket).
+    pub countable: bool,
+}
+
+/// A round-robin listener's accept queue, as far as the primary knows. The listener is
+/// edge-triggered: from the moment the queue is known to be empty, each connection that
+/// arrives brings a readiness edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backlog {
+    /// Until the next readiness edge there is nothing to accept.
+    Empty,
+    /// An edge came, or connections were left waiting while no worker was free.
+    Unknown,
+    /// At least this many wait (counted with `sys::accept_queue_len`).
+    Waiting(u32),
 }
 
 impl Server {
@@ -481,7 +500,9 @@ impl Server {
             data: Value::Null,
             sockname: None,
             is_udp: false,
-            drained: false,
+            backlog: Backlog::Unknown,
+            parked: false,
+            countable: true,
         }
     }
 

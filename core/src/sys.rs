@@ -595,11 +595,41 @@ pub fn accept(fd: RawFd) -> io::Result<Option<(OwnedFd, SockAddr)>> {
     if ret < 0 {
         let err = io::Error::last_os_error();
         return match err.raw_os_error() {
-            Some(libc::EAGAIN) | Some(libc::ECONNABORTED) | Some(libc::EINTR) => Ok(None),
+            Some(libc::EAGAIN) => Ok(None),
+            // As libuv's uv__server_io: a connection reset while it waited is skipped, and
+            // the queue may hold more.
+            Some(libc::ECONNABORTED) | Some(libc::EINTR) => accept(fd),
             _ => Err(err),
         };
     }
     Ok(Some((owned(ret), addr)))
+}
+
+/// How many connections wait in a TCP listener's accept queue (`TCP_INFO`'s
+/// `tcpi_unacked`, which for a listening socket is its accept backlog). Asking is much
+/// cheaper than an `accept4` that fails with EAGAIN: the kernel allocates, then frees, a
+/// socket file for that. Fails (ENOPROTOOPT / EOPNOTSUPP) for a Unix socket.
+pub fn accept_queue_len(fd: RawFd) -> io::Result<u32> {
+    // SAFETY: tcp_info is plain integers, for which all zeroes is a valid value.
+    let mut info: libc::tcp_info = unsafe { zeroed() };
+    let mut len = size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: passes a pointer to a live tcp_info and its size; the kernel writes at most
+    // `len` bytes.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            &mut info as *mut libc::tcp_info as *mut libc::c_void,
+            &mut len,
+        )
+    })?;
+    // TCP_LISTEN in the kernel's tcp_states.h (libc does not name it).
+    const TCP_LISTEN: u8 = 10;
+    if info.tcpi_state != TCP_LISTEN {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok(info.tcpi_unacked)
 }
 
 pub fn fchmod(fd: RawFd, mode: u32) -> io::Result<()> {

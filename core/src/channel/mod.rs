@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Serialization {
@@ -227,9 +228,14 @@ pub enum FrameKind {
     Ack,
 }
 
+/// A descriptor to pass, shared with whoever must keep it open after the frame is
+/// written: the primary keeps an accepted connection until the worker's answer (a refusal
+/// sends it elsewhere) without a dup of its own; the last holder closes it.
+pub type SharedFd = Arc<OwnedFd>;
+
 pub struct OutFrame {
     pub bytes: Vec<u8>,
-    pub fd: Option<OwnedFd>,
+    pub fd: Option<SharedFd>,
     pub kind: FrameKind,
     /// Reported back once the frame is fully written; 0 means nobody asked.
     pub write_id: u64,
@@ -238,7 +244,7 @@ pub struct OutFrame {
 /// A handle sent but not yet acknowledged: kept so a NACK can send it again.
 struct Unacked {
     bytes: Vec<u8>,
-    fd: Option<OwnedFd>,
+    fd: Option<SharedFd>,
     retransmissions: u32,
 }
 

@@ -116,7 +116,7 @@ fn messages_wait_behind_an_unacknowledged_handle() {
     let mut w = Writer::new();
     w.push(OutFrame {
         bytes: b"H\n".to_vec(),
-        fd: Some(passed),
+        fd: Some(passed.into()),
         kind: FrameKind::Handle,
         write_id: 1,
     });

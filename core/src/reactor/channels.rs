@@ -4,10 +4,12 @@
 use super::*;
 
 impl State {
-    /// Hands the channel of a worker with no connection in flight back to the event loop,
-    /// so its messages skip the hop between threads again; the next handoff takes it back
-    /// (`move_channel_to_io`) before the `newconn` goes out.
-    pub(super) fn move_channel_to_loop(&mut self, id: WorkerId) {
+    /// The I/O thread just read this channel something for JavaScript. A channel stays with
+    /// the I/O thread after a handoff (moving it costs two epoll_ctl each way, which a
+    /// worker that only takes connections would pay on every one); once its worker talks
+    /// to JavaScript with no connection in flight, it goes back to the event loop, so its
+    /// next messages skip the hop between threads (`move_channel_to_io` at the next handoff).
+    pub(super) fn move_channel_to_loop_if_talking(&mut self, id: WorkerId) {
         let idle = self
             .workers
             .get(&id)
@@ -94,11 +96,10 @@ impl State {
         &mut self,
         id: WorkerId,
         fields: Map<String, Value>,
-        handle: Option<(OwnedFd, &str)>,
+        handle: Option<(SharedFd, &str)>,
     ) -> Option<u64> {
         let seq = self.next_seq();
-        let slot = self.workers.get_mut(&id)?;
-        slot.channel.as_ref()?;
+        let mode = self.workers.get(&id)?.mode;
         let mut msg = protocol::cluster_message(fields, seq);
         let (fd, kind) = match handle {
             Some((fd, handle_type)) => {
@@ -107,7 +108,42 @@ impl State {
             }
             None => (None, FrameKind::Plain),
         };
-        let bytes = protocol::encode(&msg, slot.mode);
+        self.queue_frame(id, protocol::encode(&msg, mode), fd, kind)
+            .then_some(seq)
+    }
+
+    /// Hands worker `id` an accepted connection as `newconn`; returns its seq.
+    pub(super) fn send_newconn(&mut self, id: WorkerId, key: &str, conn: SharedFd) -> Option<u64> {
+        let seq = self.next_seq();
+        let mode = self.workers.get(&id)?.mode;
+        let bytes = protocol::newconn_frame(key, seq, mode);
+        self.queue_frame(id, bytes, Some(conn), FrameKind::Handle)
+            .then_some(seq)
+    }
+
+    pub(super) fn send_raw(&mut self, id: WorkerId, msg: &Value, kind: FrameKind) {
+        let Some(slot) = self.workers.get(&id) else {
+            return;
+        };
+        let bytes = protocol::encode(msg, slot.mode);
+        self.queue_frame(id, bytes, None, kind);
+    }
+
+    /// Queues a frame the primary wrote and writes what the socket takes; false when the
+    /// worker's channel is gone.
+    fn queue_frame(
+        &mut self,
+        id: WorkerId,
+        bytes: Vec<u8>,
+        fd: Option<SharedFd>,
+        kind: FrameKind,
+    ) -> bool {
+        let Some(slot) = self.workers.get_mut(&id) else {
+            return false;
+        };
+        if slot.channel.is_none() {
+            return false;
+        }
         if self.trace {
             trace_frame(id, "<-", &bytes, fd.is_some());
         }
@@ -118,24 +154,7 @@ impl State {
             write_id: 0,
         });
         self.flush(id, &mut Vec::new());
-        Some(seq)
-    }
-
-    pub(super) fn send_raw(&mut self, id: WorkerId, msg: &Value, kind: FrameKind) {
-        let Some(slot) = self.workers.get_mut(&id) else {
-            return;
-        };
-        let bytes = protocol::encode(msg, slot.mode);
-        if self.trace {
-            trace_frame(id, "<-", &bytes, false);
-        }
-        slot.writer.push(OutFrame {
-            bytes,
-            fd: None,
-            kind,
-            write_id: 0,
-        });
-        self.flush(id, &mut Vec::new());
+        true
     }
 
     pub(super) fn read_channel(&mut self, id: WorkerId, max_reads: usize) {

@@ -30,6 +30,9 @@ impl State {
                     frame,
                     handle: None,
                 }),
+                Incoming::NewconnReply { ack, accepted } => {
+                    self.on_newconn_reply(id, ack, accepted)
+                }
                 Incoming::Cluster(msg) => self.on_cluster_message(id, msg, frame),
                 Incoming::Handle {
                     handle_type,

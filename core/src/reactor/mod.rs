@@ -8,10 +8,11 @@
 //!
 //! Where the JavaScript thread has an event loop that can watch a descriptor
 //! (`Primary::set_loop_polling`), a worker's channel is read there instead, by the same
-//! code, whenever the worker has no connection in flight: a message then costs no hop
-//! between threads. While the primary has handed the worker a connection it has not yet
-//! answered, the channel belongs to the I/O thread, so connection acknowledgements never
-//! wait on JavaScript.
+//! code: a message then costs no hop between threads. While the primary has handed the
+//! worker a connection it has not yet answered, the channel belongs to the I/O thread, so
+//! connection acknowledgements never wait on JavaScript; it stays there after the answer
+//! (a worker that only takes connections never moves again) until the worker sends
+//! JavaScript something with nothing in flight.
 //!
 //! The files: `primary` is the public API (`Primary`, called from JavaScript's thread);
 //! `events` what it tells JavaScript; this file the state, the I/O thread's loop and
@@ -20,14 +21,14 @@
 //! `watching` stats and the health watch; `trace` the `NODE_DEBUG=cluster` log.
 
 use crate::activation;
-use crate::channel::{Flush, FrameDecoder, FrameKind, OutFrame, Serialization, Writer};
+use crate::channel::{Flush, FrameDecoder, FrameKind, OutFrame, Serialization, SharedFd, Writer};
 use crate::errno::Errno;
 use crate::health::Health;
 use crate::int_map::IntMap;
 use crate::protocol::{self, Incoming, ServerKeys};
 use crate::reaper::{self, Exit, Leaving};
 use crate::scheduler::{RoundRobin, WorkerId};
-use crate::servers::{self, BindRequest, Conn, Distribution, Server, ServerTable};
+use crate::servers::{self, Backlog, BindRequest, Conn, Distribution, Server, ServerTable};
 use crate::spawn::{self, SpawnOptions};
 use crate::supervisor::{
     Decision, Due, KillReason, Millis, RestartPolicy, Slot, Supervisor, XorShift,
@@ -47,6 +48,8 @@ use trace::{trace_enabled, trace_frame};
 
 mod channels;
 mod events;
+#[cfg(test)]
+mod handoff_tests;
 mod messages;
 mod primary;
 mod serving;
@@ -303,13 +306,17 @@ impl State {
                     }
                 }
                 if flags & !EPOLLOUT != 0 {
+                    let told = self.events.len();
                     self.read_channel(id, READS_PER_WAKEUP);
+                    if self.events.len() > told {
+                        self.move_channel_to_loop_if_talking(id);
+                    }
                 }
             }
             Token::Pidfd(id) => self.on_exit(id),
             Token::Listener(id) => {
                 if let Some(server) = self.servers.get_mut(id) {
-                    server.drained = false;
+                    server.backlog = Backlog::Unknown;
                 }
                 self.accept_connections(id)
             }

@@ -212,7 +212,7 @@ impl Primary {
         fd: Option<RawFd>,
         write_id: u64,
     ) -> io::Result<Sent> {
-        let fd = fd.map(sys::dup_cloexec).transpose()?;
+        let fd = fd.map(sys::dup_cloexec).transpose()?.map(Arc::new);
         let kind = if fd.is_some() {
             FrameKind::Handle
         } else {

@@ -97,7 +97,7 @@ impl State {
                 };
                 let first = group.forward.add(id);
                 reply.insert("errno".into(), Value::from(0));
-                self.send_internal(id, reply, Some((fd, "net.Native")));
+                self.send_internal(id, reply, Some((Arc::new(fd), "net.Native")));
                 match first {
                     Some(conn) => self.hand_off(sid, id, conn),
                     None => self.update_accepting(sid),
@@ -117,7 +117,7 @@ impl State {
                 let Ok(fd) = sys::dup_cloexec(listener.fd.as_raw_fd()) else {
                     return;
                 };
-                self.send_internal(id, reply, Some((fd, handle_type)));
+                self.send_internal(id, reply, Some((Arc::new(fd), handle_type)));
             }
             Distribution::RoundRobin(rr) => {
                 let first = if ready {
@@ -350,15 +350,17 @@ impl State {
         let Distribution::RoundRobin(rr) = &server.distribution else {
             return;
         };
-        // The listener is edge-triggered, so nothing to re-arm: when a worker frees up and
-        // the last accept loop stopped before the backlog was empty, carry on now.
-        if rr.wants_connections() && !server.drained && server.listener.is_some() {
+        // When a worker frees up and connections were left in the backlog, carry on now
+        // (the listener is edge-triggered, or parked: nothing will say so later).
+        if rr.wants_connections() && server.backlog != Backlog::Empty && server.listener.is_some() {
             self.accept_connections(sid);
         }
     }
 
-    /// Accepts while some worker wants a connection. Connections left in the kernel's
-    /// backlog (no worker free) are picked up when one frees up (`update_accepting`).
+    /// Accepts while some worker wants a connection and some wait. Connections left in
+    /// the kernel's backlog (no worker free) are picked up when one frees up
+    /// (`update_accepting`); until then the listener is parked, so that their arrival does
+    /// not wake the I/O thread for nothing. It is watched again once the backlog is empty.
     pub(super) fn accept_connections(&mut self, sid: u32) {
         loop {
             let Some(server) = self.servers.get_mut(sid) else {
@@ -367,25 +369,79 @@ impl State {
             let Distribution::RoundRobin(rr) = &mut server.distribution else {
                 return;
             };
-            if !rr.wants_connections() {
-                server.drained = false;
-                return;
-            }
             let Some(listener) = &server.listener else {
                 return;
             };
-            match sys::accept(listener.fd.as_raw_fd()) {
+            let fd = listener.fd.as_raw_fd();
+            if !rr.wants_connections() {
+                // Empty (counted down to nothing while parked, say) must be watched, for
+                // the edge of the next arrival; otherwise what waits waits for a free
+                // worker (a count stays true while parked: only we take from the queue).
+                let empty = server.backlog == Backlog::Empty;
+                Self::park_listener(&self.pollers, server, sid, !empty);
+                return;
+            }
+            if server.backlog == Backlog::Unknown && server.countable {
+                server.backlog = match sys::accept_queue_len(fd) {
+                    Ok(0) => Backlog::Empty,
+                    Ok(n) => Backlog::Waiting(n),
+                    Err(_) => {
+                        server.countable = false;
+                        Backlog::Unknown
+                    }
+                };
+            }
+            if server.backlog == Backlog::Empty {
+                Self::park_listener(&self.pollers, server, sid, false);
+                return;
+            }
+            match sys::accept(fd) {
                 Ok(Some((fd, peer))) => {
+                    if let Backlog::Waiting(n) = server.backlog {
+                        // Those that arrived since the count bring an edge of their own
+                        // (the listener is watched again, and re-polled, when it is Empty).
+                        server.backlog = if n > 1 {
+                            Backlog::Waiting(n - 1)
+                        } else {
+                            Backlog::Empty
+                        };
+                    }
                     let affinity = servers::affinity_of(peer.to_std());
-                    if let Some((worker, conn)) = rr.distribute(Conn { fd, affinity }, affinity) {
+                    let conn = Conn {
+                        fd: Arc::new(fd),
+                        affinity,
+                    };
+                    if let Some((worker, conn)) = rr.distribute(conn, affinity) {
                         self.hand_off(sid, worker, conn);
                     }
                 }
                 Ok(None) | Err(_) => {
-                    server.drained = true;
+                    server.backlog = Backlog::Empty;
+                    Self::park_listener(&self.pollers, server, sid, false);
                     return;
                 }
             }
+        }
+    }
+
+    /// Takes a round-robin listener out of the I/O thread's epoll set (events 0), or puts
+    /// it back; putting it back re-polls it, so connections that came while it was parked
+    /// bring an event.
+    fn park_listener(pollers: &Pollers, server: &mut Server, sid: u32, park: bool) {
+        let Some(listener) = &server.listener else {
+            return;
+        };
+        if server.parked == park {
+            return;
+        }
+        let events = if park { 0 } else { EPOLLIN | EPOLLET };
+        let fd = listener.fd.as_raw_fd();
+        if pollers
+            .io
+            .modify(fd, events, Token::Listener(sid).into())
+            .is_ok()
+        {
+            server.parked = park;
         }
     }
 
@@ -414,9 +470,13 @@ impl State {
             match sys::accept(socket.listener.fd.as_raw_fd()) {
                 Ok(Some((fd, peer))) => {
                     let affinity = servers::affinity_of(peer.to_std());
-                    if let Some((worker, conn)) =
-                        group.forward.distribute(Conn { fd, affinity }, affinity)
-                    {
+                    if let Some((worker, conn)) = group.forward.distribute(
+                        Conn {
+                            fd: Arc::new(fd),
+                            affinity,
+                        },
+                        affinity,
+                    ) {
                         self.hand_off(sid, worker, conn);
                     }
                 }
@@ -435,12 +495,7 @@ impl State {
         let key = server.key.clone();
         // The worker's answer decides the next handoff: from now on the I/O thread reads it.
         self.move_channel_to_io(worker);
-        let sent = sys::dup_cloexec(conn.fd.as_raw_fd()).ok().and_then(|copy| {
-            let mut fields = Map::new();
-            fields.insert("act".into(), Value::from("newconn"));
-            fields.insert("key".into(), Value::from(key));
-            self.send_internal(worker, fields, Some((copy, "net.Native")))
-        });
+        let sent = self.send_newconn(worker, &key, conn.fd.clone());
         match sent {
             Some(seq) => {
                 if let Some(slot) = self.workers.get_mut(&worker) {
@@ -502,7 +557,6 @@ impl State {
             Some(conn) => self.hand_off(sid, id, conn),
             None => self.update_accepting(sid),
         }
-        self.move_channel_to_loop(id);
     }
 
     pub(super) fn remove_from_server(&mut self, sid: u32, id: WorkerId) {

@@ -130,6 +130,7 @@ fn http_worker() -> SpawnOptions {
           res.end('ok');
           setImmediate(() => process.send({ served: true }));
         });
+        process.on('message', (m) => process.send({ echo: m }));
         server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
     "#;
     // A file, not `node -e`: Node sets a worker up (`online`, `cluster.worker`) only when
@@ -156,7 +157,7 @@ fn http_worker() -> SpawnOptions {
 }
 
 #[test]
-fn a_worker_channel_is_read_by_the_io_thread_only_while_a_connection_is_in_flight() {
+fn a_worker_channel_stays_with_the_io_thread_after_a_handoff_until_its_worker_talks() {
     if !node_available() {
         return;
     }
@@ -203,7 +204,8 @@ fn a_worker_channel_is_read_by_the_io_thread_only_while_a_connection_is_in_fligh
     assert_ne!(port, 0);
 
     // One request: the connection is handed over (the channel moves to the I/O thread for
-    // the acknowledgement), then the worker's next message is read on the loop again.
+    // the acknowledgement) and stays there, so the worker's next message is read by the
+    // I/O thread; that gives the channel back to the loop, which reads the one after.
     let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     std::io::Write::write_all(&mut client, b"GET / HTTP/1.0\r\n\r\n").unwrap();
     let mut response = String::new();
@@ -219,8 +221,24 @@ fn a_worker_channel_is_read_by_the_io_thread_only_while_a_connection_is_in_fligh
     });
     assert_eq!(
         served_on_loop,
+        Some(false),
+        "the channel went back to the loop at the acknowledgement"
+    );
+    primary
+        .send(1, b"{\"ping\":1}\n".to_vec(), None, 0)
+        .unwrap();
+    let mut echo_on_loop = None;
+    run_until(&mut |on_loop, e| {
+        if frame_text(e) == r#"{"echo":{"ping":1}}"# {
+            echo_on_loop = Some(on_loop);
+            return true;
+        }
+        false
+    });
+    assert_eq!(
+        echo_on_loop,
         Some(true),
-        "read by the I/O thread after the ack"
+        "a worker that talked to JavaScript is read on the loop again"
     );
 
     primary.kill(1, libc::SIGKILL).unwrap();
