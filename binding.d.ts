@@ -54,7 +54,6 @@ export declare class NativePrimary {
   workerStats(id: number): ProcStats | null
   /** The primary's own figures (uptime is the facade's). */
   primaryStats(): ProcStats | null
-  forget(id: number): void
 }
 
 /**

@@ -38,7 +38,8 @@ let layout = null;
 
 // Every event has the same fields, in the same order (one hidden class), so the code that
 // reads them stays monomorphic and V8 does not keep re-optimizing it. The fields are those
-// the layout names, plus the payload as `text` (JSON) or `bytes` (advanced).
+// the layout names, plus the payload as `text` (a string: JSON, or another kind's text)
+// or `bytes` (a Buffer: a V8-serialized frame), as the binding typed it.
 function NativeEvent(kind, worker, payload) {
   this.kind = kind;
   this.worker = worker;
@@ -194,7 +195,6 @@ function register(id, proc) {
 
 function unregister(id) {
   processes.delete(id);
-  if (primary !== null) primary.forget(id);
   releaseWhenIdle();
 }
 

@@ -49,8 +49,9 @@ class WorkerProcess extends EventEmitter {
   constructor(id, spec) {
     super();
     this._id = id;
+    // How this side encodes what it sends (Node's `serialization` option); what arrives
+    // says itself how it is encoded (see _decode).
     this._serializer = serializers[spec.serialization];
-    this._mode = spec.serialization;
     this.connected = false;
     this.signalCode = null;
     this.exitCode = null;
@@ -293,8 +294,10 @@ class WorkerProcess extends EventEmitter {
     if (this._exited && !this._channelOpen) unregister(this._id);
   }
 
+  // The core typed the frame by the channel's serialization (src/delivery.rs
+  // EVENT_LAYOUT): JSON text arrives as `text`, V8 bytes as `bytes`.
   _decode(event) {
-    return this._mode === 'json' ? this._serializer.decode(event.text) : this._serializer.decode(event.bytes);
+    return event.bytes === undefined ? serializers.json.decode(event.text) : serializers.advanced.decode(event.bytes);
   }
 
   _onNativeEvent(event) {

@@ -518,7 +518,6 @@ impl NativePrimary {
             SerializationName::Json => Serialization::Json,
             SerializationName::Advanced => Serialization::Advanced,
         };
-        let json = mode == Serialization::Json;
         let options = SpawnOptions {
             program: req.exec_path,
             args: req.args,
@@ -539,10 +538,7 @@ impl NativePrimary {
                 .cpu_affinity
                 .map(|cpus| cpus.into_iter().map(|c| c as usize).collect()),
         };
-        let spawned = self.with(|live| {
-            live.pending.set_json(req.id, json);
-            live.primary.spawn_in_slot(req.id, options, mode, req.slot)
-        });
+        let spawned = self.with(|live| live.primary.spawn_in_slot(req.id, options, mode, req.slot));
         let log_format = req
             .log_format
             .as_deref()
@@ -712,11 +708,6 @@ impl NativePrimary {
     pub fn primary_stats(&self) -> Option<ProcStats> {
         let stats = self.with(|live| live.primary.primary_stats()).flatten();
         stats.map(|s| proc_stats(s.pid, 0, &s.sample, s.cpu_percent))
-    }
-
-    #[napi]
-    pub fn forget(&self, id: u32) {
-        self.with(|live| live.pending.set_json(id, false));
     }
 }
 

@@ -1,10 +1,36 @@
 //! What the primary tells JavaScript: the events the I/O thread (or `Primary::service_loop`)
 //! delivers through an `EventSink`, and the outcome of a send.
 
+use crate::channel::Serialization;
 use crate::reaper::Exit;
 use crate::scheduler::WorkerId;
 use serde_json::Value;
 use std::os::fd::OwnedFd;
+
+/// A message frame as it reached the primary, in the encoding of the worker's channel
+/// (decided here, by the core, which knows each channel's serialization): JavaScript
+/// decodes it by what it is, without remembering the worker's mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A JSON line (`serialization: 'json'`), without its newline. Bytes that are not
+    /// UTF-8 become U+FFFD (a user message's frame is not parsed by the core).
+    Json(String),
+    /// V8-serialized bytes (`serialization: 'advanced'`), without the length prefix.
+    V8(Vec<u8>),
+}
+
+impl Frame {
+    /// The frame `bytes` read from a channel of serialization `mode`.
+    pub fn new(bytes: Vec<u8>, mode: Serialization) -> Frame {
+        match mode {
+            Serialization::Json => Frame::Json(
+                String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            ),
+            Serialization::Advanced => Frame::V8(bytes),
+        }
+    }
+}
 
 /// A descriptor a worker sent along with a message.
 #[derive(Debug)]
@@ -20,12 +46,12 @@ pub enum Event {
     Internal {
         worker: WorkerId,
         act: String,
-        frame: Vec<u8>,
+        frame: Frame,
     },
     /// A user message; with a handle, `frame` is the whole NODE_HANDLE wrapper.
     Message {
         worker: WorkerId,
-        frame: Vec<u8>,
+        frame: Frame,
         handle: Option<ReceivedHandle>,
     },
     /// The channel closed from the worker's side.
