@@ -242,7 +242,8 @@ class WorkerProcess extends EventEmitter {
     } else {
       result = sendFrame(this._id, encoded, -1, writeId);
     }
-    // A negative errno, or queuedBytes * 2 + (written ? 1 : 0): see src/lib.rs.
+    // A negative errno, or the bytes still queued for the worker, 0 when the frame is
+    // written (src/lib.rs send_outcome).
     if (result < 0) {
       if (!options.swallowErrors) {
         const ex = errnoException(result, 'write');
@@ -256,9 +257,9 @@ class WorkerProcess extends EventEmitter {
       // Callbacks run in send order: one whose write finished at once still waits for
       // earlier writes that are queued.
       this._writeCallbacks.set(writeId, callback);
-      if (result % 2 === 1) this._writesDone(writeId);
+      if (result === 0) this._writesDone(writeId);
     }
-    return Math.floor(result / 2) < BACKPRESSURE_BYTES;
+    return result < BACKPRESSURE_BYTES;
   }
 
   // Frames are written in order, so every write up to `id` is complete.

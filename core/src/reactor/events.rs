@@ -112,11 +112,25 @@ pub trait EventSink: Send + Sync + 'static {
     }
 }
 
-/// The outcome of a send from JavaScript.
-#[derive(Debug, Clone, Copy)]
+/// The outcome of a send from JavaScript: the bytes still queued for this worker once the
+/// call returns, for Node-style backpressure (`send()` returns false past a threshold).
+///
+/// 0 means exactly "the frame was written before the call returned" (and everything
+/// queued before it): the frame just pushed is the last one in the writer's queue (the
+/// state's lock is held from push to this count), frames are written in order, a frame
+/// held behind an unacknowledged handle counts its bytes, and a handle already written
+/// keeps only its descriptor (not its bytes) for a retransmission. So a written frame
+/// leaves nothing queued, and a frame not yet written (or written in part) leaves its own
+/// unwritten bytes, at least one: every frame has a newline or a length prefix.
+/// `channel::tests::nothing_queued_is_exactly_written` checks it over random sequences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {
-    /// The frame went to the kernel before the call returned.
-    pub written: bool,
-    /// Bytes still queued for this worker, for Node-style backpressure.
     pub queued_bytes: usize,
+}
+
+impl Sent {
+    /// The frame went to the kernel before the call returned.
+    pub fn written(&self) -> bool {
+        self.queued_bytes == 0
+    }
 }
