@@ -56,3 +56,84 @@ test('the binding refuses a policy, serialization or stdio name it does not know
     primary.shutdown();
   }
 });
+
+// The send outcome (src/lib.rs send_outcome, decoded in lib/worker_process.js _send): a
+// negative errno, or the bytes still queued for the worker, 0 when the frame is written.
+test('the send outcome is the bytes still queued: 0 when written, and a write event for the rest', async () => {
+  const binding = require('../binding');
+  const layout = binding.eventLayout();
+  const written = [];
+  let wake = null;
+  const primary = new binding.NativePrimary((cells) => {
+    for (let i = 0; i < cells.length; i += layout.cellsPerEvent) {
+      if (layout.kinds[cells[i]] === 'written') written.push(cells[i + 3]);
+    }
+    if (wake) wake();
+  }, true);
+  try {
+    // A "worker" that reads its channel only once told to on stdin.
+    const spawned = primary.spawn({
+      id: 1, execPath: '/bin/sh', args: ['-c', 'read go; exec cat <&3 >/dev/null'], env: [],
+      stdio: ['pipe', 'ignore', 'inherit'], channelFd: 3, serialization: 'json',
+    });
+    assert.strictEqual(spawned.errno, 0);
+    const send = (text, writeId) => binding.sendString(primary.index, 1, text, writeId);
+    assert.strictEqual(send('{"first":1}\n', 1), 0, 'an idle channel takes a small frame at once');
+    const line = `"${'x'.repeat(64 * 1024 - 3)}"\n`;
+    let queued = 0;
+    let writeId = 1;
+    while (queued === 0) {
+      queued = send(line, ++writeId);
+      assert.ok(queued >= 0 && writeId < 1000, `outcome ${queued}`);
+    }
+    // Nobody reads: each further frame adds exactly its bytes.
+    assert.strictEqual(send(line, ++writeId), queued + line.length);
+    assert.strictEqual(send('{"last":1}\n', ++writeId), queued + line.length + 11);
+    assert.deepStrictEqual(written, [], 'a frame written at once has no write event');
+    // The reader drains the channel: the queued frames' write events come, the last one's too.
+    const lastId = writeId;
+    const allWritten = new Promise((resolve) => { wake = () => written.includes(lastId) && resolve(); });
+    fs.writeSync(spawned.stdio[0], 'go\n');
+    await allWritten;
+    assert.ok(!written.includes(1), 'the first frame was reported by the outcome, not by an event');
+    assert.deepStrictEqual([...written].sort((a, b) => a - b), written, 'in order');
+    fs.closeSync(spawned.stdio[0]);
+  } finally {
+    primary.shutdown();
+  }
+});
+
+// The same on the facade, beside Node's own cluster (the fixture's header says how):
+// send() false under backpressure, the callback of a frame written at once running while
+// the worker cannot read, the others after, in order; and frames of both serializations
+// decoded by what the core says they are, with a worker of each at once.
+test('send() and its callback under backpressure, and typed frames of both serializations, as Node', async (t) => {
+  const { start } = require('./helpers/run');
+  const os = require('node:os');
+  const crypto = require('node:crypto');
+  const outcome = async (impl) => {
+    const marker = path.join(os.tmpdir(), `rc-send-outcome-${crypto.randomBytes(6).toString('hex')}`);
+    t.after(() => {
+      for (const mode of ['json', 'advanced']) fs.rmSync(`${marker}.${mode}`, { force: true });
+    });
+    const proc = start(path.join(__dirname, 'fixtures', 'send-outcome.js'), { impl, env: { MARKER: marker } });
+    t.after(() => proc.cleanup());
+    const { line } = await proc.waitFor(/^\{"ev":"result"/, { timeout: 30000 });
+    return JSON.parse(line).results;
+  };
+  const rust = await outcome('rust');
+  const builtin = await outcome('builtin');
+  t.diagnostic(JSON.stringify(rust.map((r) => [r.mode, r.sentBeforeFalse, r.callbacksWhileBlocked])));
+  const exact = (results) => results.map(({ sentBeforeFalse, callbacksWhileBlocked, sent, written, received, ...rest }) => rest);
+  assert.deepStrictEqual(exact(rust), exact(builtin));
+  for (const [i, r] of rust.entries()) {
+    assert.ok(r.sentBeforeFalse > 1 && r.firstCallbackWhileBlocked, JSON.stringify(r));
+    assert.ok(r.callbacksWhileBlocked >= 1 && r.callbacksWhileBlocked < r.sent, JSON.stringify(r));
+    assert.ok(r.sent === r.written && r.sent === r.received && r.inOrder && r.outOfOrder === 0, JSON.stringify(r));
+    // The point where send() says "stop" is Node's (the same socket buffers, the same
+    // 128 KiB threshold), give or take a frame.
+    assert.ok(Math.abs(r.sentBeforeFalse - builtin[i].sentBeforeFalse) <= 2, `${r.sentBeforeFalse} vs ${builtin[i].sentBeforeFalse}`);
+  }
+  assert.deepStrictEqual(rust[1].types, { map: 'Map', big: 'BigInt', bytes: 'Buffer', date: 'Date', text: 'String' });
+  assert.deepStrictEqual(rust[0].sample, { text: 'é\u2028\ud83d\ude00', n: 1.5, list: [null, true] });
+});

@@ -54,7 +54,6 @@ export declare class NativePrimary {
   workerStats(id: number): ProcStats | null
   /** The primary's own figures (uptime is the facade's). */
   primaryStats(): ProcStats | null
-  forget(id: number): void
 }
 
 /**
@@ -211,11 +210,12 @@ export interface RestartSettings {
 
 /**
  * Queues a serialized frame for worker `id` of primary `primary`; `fd` (or -1) is a
- * descriptor to pass with it, which is duplicated (the caller keeps its own).
+ * descriptor to pass with it, which is duplicated (the caller keeps its own). Returns a
+ * negative errno, or the bytes still queued for the worker: 0 when the frame is written.
  */
 export declare function sendFrame(primary: number, id: number, frame: Buffer, fd: number, writeId: number): number
 
-/** `sendFrame` for a JSON frame (no descriptor). */
+/** `sendFrame` for a JSON frame (no descriptor); the same outcome. */
 export declare function sendString(primary: number, id: number, frame: string, writeId: number): number
 
 /** A channel's serialization, as `child_process` names it. */

@@ -8,7 +8,8 @@
 
 // Every event has the same fields, in the same order (one hidden class), so the code that
 // reads them stays monomorphic and V8 does not keep re-optimizing it. The fields are those
-// the layout names, plus the payload as `text` (JSON) or `bytes` (advanced).
+// the layout names, plus the payload as `text` (a string: JSON, or another kind's text)
+// or `bytes` (a Buffer: a V8-serialized frame), as the binding typed it.
 function NativeEvent(kind, worker, payload) {
   this.kind = kind;
   this.worker = worker;

@@ -78,7 +78,7 @@ function spawn(options) {
 }
 
 // The per-message calls: see sendFrame in src/lib.rs. Each returns a negative errno, or
-// queuedBytes * 2 + (written ? 1 : 0).
+// the bytes still queued for the worker (0: the frame is written).
 function sendString(id, frame, writeId) {
   native();
   return binding.sendString(primaryIndex, id, frame, writeId);
@@ -96,7 +96,6 @@ function register(id, proc) {
 
 function unregister(id) {
   processes.delete(id);
-  if (primary !== null) primary.forget(id);
   releaseWhenIdle();
 }
 

@@ -51,8 +51,9 @@ class WorkerProcess extends EventEmitter {
   constructor(id, spec) {
     super();
     this._id = id;
+    // How this side encodes what it sends (Node's `serialization` option); what arrives
+    // says itself how it is encoded (see _decode).
     this._serializer = serializers[spec.serialization];
-    this._mode = spec.serialization;
     this.connected = false;
     this.signalCode = null;
     this.exitCode = null;
@@ -242,7 +243,8 @@ class WorkerProcess extends EventEmitter {
     } else {
       result = sendFrame(this._id, encoded, -1, writeId);
     }
-    // A negative errno, or queuedBytes * 2 + (written ? 1 : 0): see src/lib.rs.
+    // A negative errno, or the bytes still queued for the worker, 0 when the frame is
+    // written (src/lib.rs send_outcome).
     if (result < 0) {
       if (!options.swallowErrors) {
         const ex = errnoException(result, 'write');
@@ -256,9 +258,9 @@ class WorkerProcess extends EventEmitter {
       // Callbacks run in send order: one whose write finished at once still waits for
       // earlier writes that are queued.
       this._writeCallbacks.set(writeId, callback);
-      if (result % 2 === 1) this._writesDone(writeId);
+      if (result === 0) this._writesDone(writeId);
     }
-    return Math.floor(result / 2) < BACKPRESSURE_BYTES;
+    return result < BACKPRESSURE_BYTES;
   }
 
   // Frames are written in order, so every write up to `id` is complete.
@@ -294,8 +296,10 @@ class WorkerProcess extends EventEmitter {
     if (this._exited && !this._channelOpen) unregister(this._id);
   }
 
+  // The core typed the frame by the channel's serialization (src/delivery.rs
+  // EVENT_LAYOUT): JSON text arrives as `text`, V8 bytes as `bytes`.
   _decode(event) {
-    return this._mode === 'json' ? this._serializer.decode(event.text) : this._serializer.decode(event.bytes);
+    return event.bytes === undefined ? serializers.json.decode(event.text) : serializers.advanced.decode(event.bytes);
   }
 
   _onNativeEvent(event) {

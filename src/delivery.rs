@@ -3,9 +3,8 @@
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use parking_lot::{Mutex, RwLock};
-use rust_cluster_core::int_map::IntSet;
-use rust_cluster_core::{Event, EventSink, TimerEvent};
+use parking_lot::Mutex;
+use rust_cluster_core::{Event, EventSink, Frame, TimerEvent};
 use std::os::fd::IntoRawFd;
 use std::sync::Arc;
 
@@ -38,7 +37,10 @@ pub const CELLS_PER_EVENT: u32 = 5;
 
 /// The kinds of event, by their number in a batch, and the names of the event fields
 /// JavaScript puts cells `a` and `b` (and, for `error`, the payload) in: the one definition
-/// of the contract, which lib/native.js reads at load (`eventLayout()`).
+/// of the contract, which lib/native.js reads at load (`eventLayout()`). The payload of
+/// `internal` and `message` is the frame, typed by the core (`Frame`): a string for JSON
+/// text, a Buffer for V8-serialized bytes (`frame_cell`); JavaScript reads it as the
+/// event's `text` or `bytes`, and decodes the one that is there.
 pub const EVENT_LAYOUT: [(&str, Option<&str>, Option<&str>); 9] = [
     ("internal", Some("act"), None),
     ("message", Some("fd"), Some("handleType")),
@@ -62,14 +64,13 @@ const KIND_OPEN: f64 = 6.0;
 const KIND_TIMER: f64 = 7.0;
 const KIND_HEALTH: f64 = 8.0;
 
-fn frame_cell(frame: Vec<u8>, json: bool) -> Cell {
-    if json {
-        Cell::Str(
-            String::from_utf8(frame)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-        )
-    } else {
-        Cell::Buf(frame.into())
+/// A message frame's cell: a string for JSON text, a Buffer for V8 bytes (the core
+/// decided which, by the channel's serialization), so JavaScript decodes the frame by the
+/// type of the cell.
+fn frame_cell(frame: Frame) -> Cell {
+    match frame {
+        Frame::Json(text) => Cell::Str(text),
+        Frame::V8(bytes) => Cell::Buf(bytes.into()),
     }
 }
 
@@ -81,7 +82,7 @@ fn opt_str(s: Option<String>) -> Cell {
     s.map_or(Cell::Undefined, Cell::Str)
 }
 
-fn push_event(out: &mut Vec<Cell>, event: Event, json_workers: &dyn Fn(u32) -> bool) {
+fn push_event(out: &mut Vec<Cell>, event: Event) {
     let mut push = |kind: f64, worker: u32, payload: Cell, a: Cell, b: Cell| {
         out.extend([Cell::Num(kind), Cell::Num(worker as f64), payload, a, b]);
     };
@@ -89,7 +90,7 @@ fn push_event(out: &mut Vec<Cell>, event: Event, json_workers: &dyn Fn(u32) -> b
         Event::Internal { worker, act, frame } => push(
             KIND_INTERNAL,
             worker,
-            frame_cell(frame, json_workers(worker)),
+            frame_cell(frame),
             Cell::Str(act),
             Cell::Undefined,
         ),
@@ -105,7 +106,7 @@ fn push_event(out: &mut Vec<Cell>, event: Event, json_workers: &dyn Fn(u32) -> b
             push(
                 KIND_MESSAGE,
                 worker,
-                frame_cell(frame, json_workers(worker)),
+                frame_cell(frame),
                 opt_num(fd),
                 opt_str(handle_type),
             )
@@ -180,8 +181,6 @@ fn push_event(out: &mut Vec<Cell>, event: Event, json_workers: &dyn Fn(u32) -> b
 #[derive(Default)]
 pub struct Pending {
     events: Mutex<Vec<Event>>,
-    /// Workers whose frames are JSON text (the others' are V8-serialized bytes).
-    json_workers: RwLock<IntSet<u32>>,
 }
 
 impl Pending {
@@ -196,10 +195,9 @@ impl Pending {
     /// Everything queued, as the flat array `lib/native.js` reads.
     pub fn take_cells(&self) -> Vec<Cell> {
         let events = std::mem::take(&mut *self.events.lock());
-        let json = self.json_workers.read();
-        let mut cells = Vec::with_capacity(events.len() * 5);
+        let mut cells = Vec::with_capacity(events.len() * CELLS_PER_EVENT as usize);
         for event in events {
-            push_event(&mut cells, event, &|w| json.contains(&w));
+            push_event(&mut cells, event);
         }
         cells
     }
@@ -207,14 +205,6 @@ impl Pending {
     /// Drops what was never delivered (and any descriptors it carried).
     pub fn clear(&self) {
         self.events.lock().clear();
-    }
-
-    pub fn set_json(&self, worker: u32, json: bool) {
-        if json {
-            self.json_workers.write().insert(worker);
-        } else {
-            self.json_workers.write().remove(&worker);
-        }
     }
 }
 

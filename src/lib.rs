@@ -225,11 +225,14 @@ fn millis(ms: f64) -> u64 {
     }
 }
 
-/// A send's outcome in one number, so the hot path builds no object: a negative errno,
-/// or `queued_bytes * 2 + written` (written: the frame reached the kernel before returning).
+/// A send's outcome (`sendFrame`, `sendString`), one number so the hot path builds no
+/// object: a negative errno (the send failed), or the bytes still queued for the worker,
+/// where 0 means the frame was written before the call returned (see the core's `Sent`).
+/// As `writableLength` after Node's write: JavaScript's `send()` returns false past its
+/// threshold, and runs the callback now when 0, else on the `written` event.
 fn send_outcome(result: io::Result<rust_cluster_core::Sent>) -> f64 {
     match result {
-        Ok(sent) => sent.queued_bytes as f64 * 2.0 + if sent.written { 1.0 } else { 0.0 },
+        Ok(sent) => sent.queued_bytes as f64,
         Err(e) => errno(&e) as f64,
     }
 }
@@ -284,7 +287,8 @@ fn with_primary(index: u32, f: impl FnOnce(&Primary) -> f64) -> f64 {
 }
 
 /// Queues a serialized frame for worker `id` of primary `primary`; `fd` (or -1) is a
-/// descriptor to pass with it, which is duplicated (the caller keeps its own).
+/// descriptor to pass with it, which is duplicated (the caller keeps its own). Returns a
+/// negative errno, or the bytes still queued for the worker: 0 when the frame is written.
 #[napi]
 pub fn send_frame(primary: u32, id: u32, frame: Buffer, fd: i32, write_id: f64) -> f64 {
     let fd = (fd >= 0).then_some(fd);
@@ -293,7 +297,7 @@ pub fn send_frame(primary: u32, id: u32, frame: Buffer, fd: i32, write_id: f64) 
     })
 }
 
-/// `sendFrame` for a JSON frame (no descriptor).
+/// `sendFrame` for a JSON frame (no descriptor); the same outcome.
 #[napi]
 pub fn send_string(primary: u32, id: u32, frame: String, write_id: f64) -> f64 {
     with_primary(primary, |p| {
@@ -518,7 +522,6 @@ impl NativePrimary {
             SerializationName::Json => Serialization::Json,
             SerializationName::Advanced => Serialization::Advanced,
         };
-        let json = mode == Serialization::Json;
         let options = SpawnOptions {
             program: req.exec_path,
             args: req.args,
@@ -539,10 +542,7 @@ impl NativePrimary {
                 .cpu_affinity
                 .map(|cpus| cpus.into_iter().map(|c| c as usize).collect()),
         };
-        let spawned = self.with(|live| {
-            live.pending.set_json(req.id, json);
-            live.primary.spawn_in_slot(req.id, options, mode, req.slot)
-        });
+        let spawned = self.with(|live| live.primary.spawn_in_slot(req.id, options, mode, req.slot));
         let log_format = req
             .log_format
             .as_deref()
@@ -712,11 +712,6 @@ impl NativePrimary {
     pub fn primary_stats(&self) -> Option<ProcStats> {
         let stats = self.with(|live| live.primary.primary_stats()).flatten();
         stats.map(|s| proc_stats(s.pid, 0, &s.sample, s.cpu_percent))
-    }
-
-    #[napi]
-    pub fn forget(&self, id: u32) {
-        self.with(|live| live.pending.set_json(id, false));
     }
 }
 

@@ -53,5 +53,5 @@ pub mod v8_codec;
 pub mod watchdog;
 
 pub use channel::Serialization;
-pub use reactor::{Event, EventSink, Policy, Primary, ReceivedHandle, Sent, TimerEvent};
+pub use reactor::{Event, EventSink, Frame, Policy, Primary, ReceivedHandle, Sent, TimerEvent};
 pub use spawn::{SpawnOptions, StdioSpec};

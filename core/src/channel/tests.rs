@@ -1,6 +1,7 @@
 use super::*;
 use std::io::Read;
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 
 fn lines(dec: &mut FrameDecoder) -> Vec<String> {
     let mut out = Vec::new();
@@ -219,5 +220,119 @@ fn a_long_message_does_not_keep_its_buffer() {
     assert!(
         dec.buf.capacity() >= 1 << 20,
         "a message still arriving keeps its room"
+    );
+}
+
+/// Bytes the writer holds that are not yet written: the rest of the front frame, the
+/// other ready frames, and those held behind an unacknowledged handle.
+fn unwritten_bytes(w: &Writer) -> usize {
+    let ready: usize = w.ready.iter().map(|f| f.bytes.len()).sum();
+    let held: usize = w.held.iter().map(|f| f.bytes.len()).sum();
+    ready - w.offset + held
+}
+
+/// What `Primary::send` reports (see `reactor::Sent`): with the frame just pushed last in
+/// the queue, "nothing is queued any more" is exactly "the frame was written by this
+/// call", whatever else is going on — a full socket, frames held behind an unacknowledged
+/// handle, ACKs jumping the queue, NACKs resending a handle, the peer reading in pieces.
+#[test]
+fn nothing_queued_is_exactly_written() {
+    use crate::test_rng::Rng;
+    let (mut written, mut unwritten, mut held) = (0, 0, 0);
+    for seed in 1..=8u64 {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed);
+        let (a, b) = UnixStream::pair().unwrap();
+        sys::set_nonblocking(a.as_raw_fd()).unwrap();
+        sys::set_nonblocking(b.as_raw_fd()).unwrap();
+        let mut w = Writer::new();
+        let mut next_id = 1u64;
+        let mut read_buf = vec![0u8; 64 * 1024];
+        for _ in 0..20_000 {
+            let mut done = Vec::new();
+            match rng.below(100) {
+                // A send from JavaScript: push, flush, report.
+                0..=39 => {
+                    let len = match rng.below(20) {
+                        0 => 20_000 + rng.below(200_000),
+                        _ => 1 + rng.below(300),
+                    } as usize;
+                    let fd = rng.chance(4).then(|| {
+                        let file = std::fs::File::open("/dev/null").unwrap();
+                        OwnedFd::from(file)
+                    });
+                    let kind = if fd.is_some() {
+                        FrameKind::Handle
+                    } else {
+                        FrameKind::Plain
+                    };
+                    let id = next_id;
+                    next_id += 1;
+                    if w.awaiting_ack() {
+                        held += 1;
+                    }
+                    // Distinct bytes per frame, as a NACK finds its handle by its bytes.
+                    let mut bytes = id.to_le_bytes().repeat(len / 8 + 1);
+                    bytes.truncate(len.max(1));
+                    w.push(OutFrame {
+                        bytes,
+                        fd: fd.map(Arc::new),
+                        kind,
+                        write_id: id,
+                    });
+                    let _ = w.flush(a.as_raw_fd(), &mut done).unwrap();
+                    let was_written = done.contains(&id);
+                    assert_eq!(
+                        was_written,
+                        w.queued_bytes() == 0,
+                        "seed {seed}, frame {id}: written {was_written}, {} bytes queued",
+                        w.queued_bytes()
+                    );
+                    if was_written {
+                        written += 1;
+                    } else {
+                        unwritten += 1;
+                    }
+                }
+                // The core's own messages: untracked, and ACKs that never wait.
+                40..=49 => {
+                    w.push(plain("{\"cmd\":\"NODE_CLUSTER\"}\n", 0));
+                    let _ = w.flush(a.as_raw_fd(), &mut done).unwrap();
+                }
+                50..=54 => {
+                    w.push(OutFrame {
+                        bytes: b"{\"cmd\":\"NODE_HANDLE_ACK\"}\n".to_vec(),
+                        fd: None,
+                        kind: FrameKind::Ack,
+                        write_id: 0,
+                    });
+                    let _ = w.flush(a.as_raw_fd(), &mut done).unwrap();
+                }
+                // The worker's answers to a handle (or stray ones).
+                55..=64 => {
+                    w.on_ack();
+                    let _ = w.flush(a.as_raw_fd(), &mut done).unwrap();
+                }
+                65..=69 => {
+                    w.on_nack();
+                    let _ = w.flush(a.as_raw_fd(), &mut done).unwrap();
+                }
+                // The worker reads some; the socket becomes writable.
+                70..=89 => {
+                    let want = 1 + rng.below(read_buf.len() as u64) as usize;
+                    let mut fds = Vec::new();
+                    let _ = sys::recv_with_fds(b.as_raw_fd(), &mut read_buf[..want], &mut fds);
+                }
+                _ => {
+                    let _ = w.flush(a.as_raw_fd(), &mut done).unwrap();
+                }
+            }
+            assert_eq!(w.queued_bytes(), unwritten_bytes(&w), "seed {seed}");
+            assert!(w.held.is_empty() || w.awaiting_ack(), "seed {seed}");
+        }
+    }
+    // Every case was seen many times.
+    assert!(
+        written > 1000 && unwritten > 1000 && held > 1000,
+        "{written} {unwritten} {held}"
     );
 }

@@ -92,8 +92,10 @@ fn bursts_are_answered_in_full(policy: Policy, workers: u32) {
                 primary.listener_opened(*server, listener.as_raw_fd());
                 listeners.push(listener);
             }
-            Event::Message { frame, .. } => {
-                let text = String::from_utf8_lossy(frame);
+            Event::Message {
+                frame: Frame::Json(text),
+                ..
+            } => {
                 if let Some(rest) = text.trim_end().strip_prefix(r#"{"port":"#) {
                     port = rest.trim_end_matches('}').parse().unwrap();
                     listening += 1;

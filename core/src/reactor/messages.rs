@@ -27,13 +27,13 @@ impl State {
                 _ if closing => {}
                 Incoming::User => self.events.push(Event::Message {
                     worker: id,
-                    frame,
+                    frame: Frame::new(frame, mode),
                     handle: None,
                 }),
                 Incoming::NewconnReply { ack, accepted } => {
                     self.on_newconn_reply(id, ack, accepted)
                 }
-                Incoming::Cluster(msg) => self.on_cluster_message(id, msg, frame),
+                Incoming::Cluster(msg) => self.on_cluster_message(id, msg, frame, mode),
                 Incoming::Handle {
                     handle_type,
                     inner_is_user,
@@ -46,7 +46,7 @@ impl State {
                     self.events.push(Event::Internal {
                         worker: id,
                         act: cmd,
-                        frame,
+                        frame: Frame::new(frame, mode),
                     })
                 }
                 Incoming::Heartbeat { delay } => self.on_beat(id, delay),
@@ -79,6 +79,7 @@ impl State {
         let Some(slot) = self.workers.get_mut(&id) else {
             return;
         };
+        let mode = slot.mode;
         let Some(fd) = slot.decoder.take_fd() else {
             // The descriptor was lost on the way (MSG_CTRUNC): ask for it again.
             return self.send_raw(id, &protocol::handle_nack(), FrameKind::Ack);
@@ -87,7 +88,7 @@ impl State {
         if inner_is_user {
             self.events.push(Event::Message {
                 worker: id,
-                frame,
+                frame: Frame::new(frame, mode),
                 handle: Some(ReceivedHandle { fd, handle_type }),
             });
         }
@@ -98,6 +99,7 @@ impl State {
         id: WorkerId,
         msg: Map<String, Value>,
         frame: Vec<u8>,
+        mode: Serialization,
     ) {
         if let Some(ack) = msg.get("ack").and_then(Value::as_u64) {
             if msg.get("act").is_none() {
@@ -131,13 +133,13 @@ impl State {
                 self.events.push(Event::Internal {
                     worker: id,
                     act,
-                    frame,
+                    frame: Frame::new(frame, mode),
                 });
             }
             "online" | "listening" => self.events.push(Event::Internal {
                 worker: id,
                 act,
-                frame,
+                frame: Frame::new(frame, mode),
             }),
             _ => {}
         }

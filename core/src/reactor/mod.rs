@@ -97,7 +97,7 @@ impl Policy {
     }
 }
 
-pub use events::{Event, EventSink, ReceivedHandle, Sent, TimerEvent};
+pub use events::{Event, EventSink, Frame, ReceivedHandle, Sent, TimerEvent};
 pub use primary::Primary;
 pub use watching::{PrimaryStats, WorkerStats};
 

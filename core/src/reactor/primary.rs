@@ -223,6 +223,7 @@ impl Primary {
         if slot.channel.is_none() || slot.closing {
             return Err(closed_channel());
         }
+        let len = bytes.len();
         slot.writer.push(OutFrame {
             bytes,
             fd,
@@ -231,6 +232,7 @@ impl Primary {
         });
         let mut done = Vec::new();
         st.flush(id, &mut done);
+        // Written before returning: told by the outcome (see `Sent`), not by an event.
         let written = done.contains(&write_id);
         done.retain(|w| *w != write_id);
         if !done.is_empty() {
@@ -239,20 +241,16 @@ impl Primary {
                 write_ids: done,
             });
         }
-        let queued_bytes = st
-            .workers
-            .get(&id)
-            .map(|s| s.writer.queued_bytes())
-            .unwrap_or(0);
+        let sent = Sent {
+            queued_bytes: st.workers.get(&id).map_or(0, |s| s.writer.queued_bytes()),
+        };
+        debug_assert!(len == 0 || write_id == 0 || written == sent.written());
         let deliver_later = !st.events.is_empty();
         drop(st);
         if deliver_later {
             sys::eventfd_signal(self.inner.wake.as_raw_fd());
         }
-        Ok(Sent {
-            written,
-            queued_bytes,
-        })
+        Ok(sent)
     }
 
     /// `worker.disconnect()` in the primary: tell the worker to close its servers and

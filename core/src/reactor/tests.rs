@@ -46,9 +46,10 @@ pub(super) fn sh(script: &str) -> SpawnOptions {
 
 fn frame_text(event: &Event) -> String {
     match event {
-        Event::Internal { frame, .. } | Event::Message { frame, .. } => {
-            String::from_utf8_lossy(frame).trim_end().to_string()
-        }
+        Event::Internal { frame, .. } | Event::Message { frame, .. } => match frame {
+            Frame::Json(text) => text.trim_end().to_string(),
+            Frame::V8(bytes) => format!("{bytes:?}"),
+        },
         other => format!("{other:?}"),
     }
 }
