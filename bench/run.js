@@ -20,9 +20,9 @@ const { killEverything, setTaskset, ROOT } = require('./lib/proc');
 const { summarize, fmt } = require('./lib/stats');
 const { machine, which, gitCommit, CLK_TCK } = require('./lib/system');
 const { describeGenerator } = require('./lib/load');
-const { format, writeJson, IMPL_LABEL, ratio } = require('./lib/report');
+const { format, writeJson, IMPL_LABEL, ratio, floorRatios } = require('./lib/report');
 
-const SUITES = ['http', 'ipc', 'spawn', 'memory', 'limits', 'watch'].map((name) => require(`./suites/${name}`));
+const SUITES = ['http', 'ipc', 'spawn', 'memory', 'limits', 'watch', 'handoff'].map((name) => require(`./suites/${name}`));
 const RESULTS = path.join(__dirname, 'results', 'latest.json');
 
 function number(name, fallback) {
@@ -54,9 +54,9 @@ function header(config, suites) {
   return [
     `rust-cluster benchmark, ${new Date().toISOString()}, commit ${gitCommit(ROOT)}`,
     `Node ${info.node}, ${info.cores} cores, ${info.cpuModel}, ${info.kernel}, load average ${loadavg()} at start`,
-    `pinning: ${config.pin ? 'taskset: cluster (primary + workers) on CPU 0, load generator on CPU 1 (http, memory); ipc, spawn and limits unpinned' : 'none'}`,
+    `pinning: ${config.pin ? 'taskset: cluster (primary + workers) on CPU 0, load generator on CPU 1 (http, memory, handoff); ipc, spawn and limits unpinned' : 'none'}`,
     `load: ${describeGenerator(config.connections)}, ${config.warmup}s warm-up + ${config.duration}s per http measurement, ${config.memoryLoadSeconds}s for memory`,
-    `rounds: ${config.rounds} per implementation, interleaved built-in/rust-cluster; suites: ${suites.map((s) => s.name).join(' ')}`,
+    `rounds: ${config.rounds} per implementation, interleaved built-in/rust-cluster (/C floor for handoff); suites: ${suites.map((s) => s.name).join(' ')}`,
   ].join('\n');
 }
 
@@ -85,6 +85,9 @@ async function runCase(testCase, config, errors) {
     const row = { case: testCase.name, metric, impls: testCase.impls };
     if (testCase.impls.length === 1) row.value = of(testCase.impls[0]);
     else Object.assign(row, { builtin: of('builtin'), rust: of('rust') });
+    // Cases measured beside a floor (handoff) carry it, or why there is none.
+    if (testCase.impls.includes('floor')) row.floor = of('floor');
+    if ('floorUnavailable' in testCase) row.floorUnavailable = testCase.floorUnavailable ?? null;
     row.raw = Object.fromEntries([...samples].map(([impl, list]) => [impl ?? 'value', list]));
     return row;
   });
@@ -144,6 +147,7 @@ async function main() {
       label: r.metric.label,
       better: r.metric.better,
       ...(r.value ? { value: r.value } : { builtin: r.builtin, rust: r.rust, ratio: ratio(r) }),
+      ...('floorUnavailable' in r ? { floor: r.floor ?? null, floorUnavailable: r.floorUnavailable, ...floorRatios(r) } : {}),
       raw: r.raw,
     })),
     errors,

@@ -88,6 +88,7 @@ async function measure(impl, { policy, mode, workers = 2 }, config) {
 module.exports = {
   name: 'http',
   measure,
+  selectedPolicies,
   cases(config) {
     const cases = [];
     for (const mode of MODES) {
