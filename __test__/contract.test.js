@@ -60,7 +60,7 @@ test('the binding refuses a policy, serialization or stdio name it does not know
 // The send outcome (src/lib.rs send_outcome, decoded in lib/worker_process.js _send): a
 // negative errno, or the bytes still queued for the worker, 0 when the frame is written.
 test('the send outcome is the bytes still queued: 0 when written, and a write event for the rest', async () => {
-  const binding = require('../binding');
+  const binding = require('../lib/binding');
   const layout = binding.eventLayout();
   const written = [];
   let wake = null;
