@@ -6,6 +6,8 @@
 //   oneway     small messages worker -> primary (BENCH_N, default 200000), first to last received
 //   bulk       64 KiB strings worker -> primary (BENCH_N, default 1000), first to last received
 //   broadcast  primary sends to 4 workers, waits for every ack, repeats (BENCH_N, default 5000)
+// Each result also has cpuUs: the primary's CPU (user + system, all its threads) per round
+// trip, message or broadcast of the measured part.
 // Sends one "result" message and exits.
 const cluster = require('rust-cluster');
 const { emit, intEnv, now } = require('./common');
@@ -90,6 +92,12 @@ function receive(worker, n, what) {
   });
 }
 
+/** The primary's CPU µs (all threads) since `from`, a process.cpuUsage(), per unit. */
+function cpuUsPer(from, units) {
+  const { user, system } = process.cpuUsage(from);
+  return (user + system) / units;
+}
+
 async function run(workers) {
   switch (MODE) {
     case 'pingpong':
@@ -97,19 +105,22 @@ async function run(workers) {
     case 'broadcast': {
       await exchange(workers, WARMUP);
       const t0 = now();
+      const cpu0 = process.cpuUsage();
       await exchange(workers, N);
       const ms = now() - t0;
-      return finish({ ms, perSecond: (N * 1000) / ms });
+      return finish({ ms, perSecond: (N * 1000) / ms, cpuUs: cpuUsPer(cpu0, N) });
     }
     case 'oneway': {
       await receive(workers[0], WARMUP, 'small');
+      const cpu0 = process.cpuUsage();
       const ms = await receive(workers[0], N, 'small');
-      return finish({ ms, perSecond: ((N - 1) * 1000) / ms });
+      return finish({ ms, perSecond: ((N - 1) * 1000) / ms, cpuUs: cpuUsPer(cpu0, N) });
     }
     case 'bulk': {
       await receive(workers[0], 20, 'bulk');
+      const cpu0 = process.cpuUsage();
       const ms = await receive(workers[0], N, 'bulk');
-      return finish({ ms, mbPerSecond: ((N - 1) * BULK_BYTES) / 1e6 / (ms / 1000) });
+      return finish({ ms, mbPerSecond: ((N - 1) * BULK_BYTES) / 1e6 / (ms / 1000), cpuUs: cpuUsPer(cpu0, N) });
     }
     default:
   }
