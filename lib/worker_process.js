@@ -332,10 +332,12 @@ class WorkerProcess extends EventEmitter {
       if (event.fd != null) require('fs').closeSync(event.fd);
       const err = new Error(`rust-cluster: worker ${this.pid} sent a message that cannot be parsed: ${cause.message}`);
       err.code = 'ERR_IPC_PROTOCOL';
-      // Nothing more from this worker is believed: stop reading it and kill it.
+      // Nothing more from this worker is believed: kill it and stop reading it. SIGKILL
+      // first: a Node worker whose channel closes leaves by itself, and on a loaded machine
+      // it could be gone (exit code 0) before a signal sent after the close.
       this._broken = true;
-      native().closeChannel(this._id);
       this.kill('SIGKILL');
+      native().closeChannel(this._id);
       nextTick(() => this.emit('error', err));
       // The channel is closed as if the worker had closed it.
       this._onChannelEnd();
