@@ -45,7 +45,7 @@ test('the binding refuses a policy, serialization or stdio name it does not know
   const binding = require('../lib/binding');
   const primary = new binding.NativePrimary(() => {}, true);
   try {
-    assert.throws(() => primary.setPolicy('nonsense'), /does not match any variant of enum `PolicyName`/);
+    assert.throws(() => primary.configure({ policy: 'nonsense' }), /does not match any variant of enum `PolicyName`/);
     const request = (fields) => ({
       id: 1, execPath: process.execPath, args: ['-e', ''], env: [], stdio: ['ignore', 'ignore', 'inherit'],
       channelFd: 3, serialization: 'json', ...fields,
@@ -136,4 +136,67 @@ test('send() and its callback under backpressure, and typed frames of both seria
   }
   assert.deepStrictEqual(rust[1].types, { map: 'Map', big: 'BigInt', bytes: 'Buffer', date: 'Date', text: 'String' });
   assert.deepStrictEqual(rust[0].sample, { text: 'é\u2028\ud83d\ude00', n: 1.5, list: [null, true] });
+});
+
+// The primary's settings cross as one object (src/settings.rs PrimarySettings), checked in
+// one place: a wrong type or a value the core cannot take is an error, nothing is applied
+// and nothing is defaulted. (The facade checks what users pass first, with Node's errors.)
+test('the binding refuses a bad settings object with a clear error, and applies none of it', () => {
+  const binding = require('../lib/binding');
+  const primary = new binding.NativePrimary(() => {}, true);
+  const restart = { delay: 100, maxDelay: 10000, factor: 2, jitter: 0, stableAfter: 30000, maxRestarts: 10, window: 60000 };
+  const health = {
+    heartbeatInterval: 1000, heartbeatTimeout: 10000, evidenceSignal: 10, evidenceGrace: 500,
+    memoryMetric: 'rss', sampleInterval: 1000, recycleJitter: 0,
+  };
+  const outOfRange = (name, range, received) => ({
+    name: 'RangeError', code: 'ERR_OUT_OF_RANGE',
+    message: `The value of "settings.${name}" is out of range. It must be ${range}. Received ${received}`,
+  });
+  try {
+    // Good ones, whole or in part; `restart: null` turns restarts off.
+    primary.configure({ policy: 'sticky', nodeMajor: 22, maxFrameBytes: 4096, restart, readinessGate: true, health });
+    primary.configure({});
+    primary.configure({ restart: null, readinessGate: false });
+
+    // Out of range: Node's class, code and message.
+    assert.throws(() => primary.configure({ maxFrameBytes: 0 }), outOfRange('maxFrameBytes', 'an integer >= 1', 0));
+    assert.throws(() => primary.configure({ maxFrameBytes: NaN }), outOfRange('maxFrameBytes', 'an integer >= 1', 'NaN'));
+    assert.throws(() => primary.configure({ maxFrameBytes: -1 }), outOfRange('maxFrameBytes', 'an integer >= 1', -1));
+    assert.throws(() => primary.configure({ nodeMajor: -1 }), outOfRange('nodeMajor', 'an integer >= 1', -1));
+    assert.throws(() => primary.configure({ restart: { ...restart, factor: 0.5 } }),
+      outOfRange('restart.factor', '>= 1 and finite', 0.5));
+    assert.throws(() => primary.configure({ restart: { ...restart, jitter: 2 } }),
+      outOfRange('restart.jitter', '>= 0 and <= 1', 2));
+    assert.throws(() => primary.configure({ restart: { ...restart, maxRestarts: -1 } }),
+      outOfRange('restart.maxRestarts', 'an integer >= 0', -1));
+    assert.throws(() => primary.configure({ health: { ...health, heartbeatTimeout: 500 } }),
+      outOfRange('health.heartbeatTimeout', '> settings.health.heartbeatInterval', 500));
+    assert.throws(() => primary.configure({ health: { ...health, sampleInterval: Infinity } }),
+      outOfRange('health.sampleInterval', '> 0 and finite', 'Infinity'));
+    assert.throws(() => primary.configure({ health: { ...health, heartbeatTimeout: undefined } }), {
+      name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE',
+      message: "The property 'settings.health.heartbeatTimeout' must be set with the other heartbeat setting. Received undefined",
+    });
+
+    // The wrong type, a name it does not know, a missing key: napi-rs refuses it, naming the field.
+    assert.throws(() => primary.configure({ maxFrameBytes: '4096' }), /PrimarySettings\.maxFrameBytes/);
+    assert.throws(() => primary.configure({ maxFrameBytes: null }), /PrimarySettings\.maxFrameBytes/);
+    assert.throws(() => primary.configure({ readinessGate: 1 }), /PrimarySettings\.readinessGate/);
+    assert.throws(() => primary.configure({ restart: true }), /PrimarySettings\.restart/);
+    assert.throws(() => primary.configure({ restart: { delay: 100 } }), /PrimarySettings\.restart/);
+    assert.throws(() => primary.configure({ health: { ...health, memoryMetric: 'vsz' } }), /MemoryMetricName/);
+    assert.throws(() => primary.configure({ health: { ...health, evidenceGrace: undefined } }), /evidenceGrace/);
+    assert.throws(() => primary.configure(null), TypeError);
+    assert.throws(() => primary.configure(), TypeError);
+
+    // All or none: the whole object is checked before any of it is applied (see configure
+    // in src/lib.rs), so the policy here is refused with the frame limit.
+    assert.throws(() => primary.configure({ policy: 'none', maxFrameBytes: 0 }), { code: 'ERR_OUT_OF_RANGE' });
+  } finally {
+    primary.shutdown();
+  }
+  // Ended, it still checks (and applies to nothing).
+  assert.throws(() => primary.configure({ maxFrameBytes: 0 }), { code: 'ERR_OUT_OF_RANGE' });
+  primary.configure({ maxFrameBytes: 1 });
 });

@@ -14,10 +14,11 @@ export declare class NativePrimary {
   shutdown(): void
   /** This primary's index, for `sendFrame` and `sendString`. */
   get index(): number
-  setPolicy(policy: PolicyName): void
-  /** Key shared handles as this Node major version's primary does. */
-  followNodeLine(major: number): void
-  setMaxFrame(bytes: number): void
+  /**
+   * Applies the settings present in `settings` (see src/settings.rs); all or, when one
+   * is refused (a JavaScript error as Node's: `ERR_OUT_OF_RANGE`, ...), none.
+   */
+  configure(settings: PrimarySettings): void
   spawn(req: SpawnRequest): SpawnResult
   /** The listener an `open` event asked for is listening on `fd` (duplicated). */
   listenerOpened(server: number, fd: number): void
@@ -29,10 +30,6 @@ export declare class NativePrimary {
   closeChannel(id: number): void
   /** 0, or a negative errno (ESRCH when the worker is already gone). */
   kill(id: number, signal: number): number
-  /** Turns restarts on with these settings, or off. */
-  setRestartPolicy(settings?: RestartSettings | undefined | null): void
-  /** Workers spawned from now on get no connection before `workerReady`. */
-  setReadinessGate(on: boolean): void
   workerReady(id: number): void
   slotStarted(slot: number): void
   /**
@@ -48,8 +45,6 @@ export declare class NativePrimary {
    */
   killAfter(id: number, ms: number, signal: number, startup: boolean): void
   cancelKill(id: number, startup: boolean): void
-  /** Turns the health watch on or off (for workers spawned afterwards). */
-  configureHealth(options: HealthOptions): void
   /** Worker `id`'s figures now; undefined once it is reaped. */
   workerStats(id: number): ProcStats | null
   /** The primary's own figures (uptime is the facade's). */
@@ -82,17 +77,20 @@ export interface EventLayout {
   b: Array<string | undefined | null>
 }
 
-/** The health keys of `cluster.setupPrimary()`, validated by the facade (lib/health.js). */
+/**
+ * The health keys of `cluster.setupPrimary()`, validated by the facade (lib/health.js).
+ * All of heartbeat, memory limit and recycle absent: the watch is off.
+ */
 export interface HealthOptions {
-  /** Heartbeat interval and timeout (ms), when the heartbeat is on. */
+  /** Heartbeat interval and timeout (ms), both or neither. */
   heartbeatInterval?: number
   heartbeatTimeout?: number
   /** Sent first to an unresponsive worker (0: none), SIGKILL `evidence_grace` ms later. */
   evidenceSignal: number
   evidenceGrace: number
-  /** Bytes, when the memory limit is on; `memory_metric` "rss" | "pss". */
+  /** Bytes, when the memory limit is on. */
   maxMemory?: number
-  memoryMetric: string
+  memoryMetric: MemoryMetricName
   sampleInterval: number
   recycleConnections?: number
   recycleUptime?: number
@@ -101,6 +99,12 @@ export interface HealthOptions {
 
 /** Writes what worker `id` wrote so far (before its exit is reported). */
 export declare function logsDrain(id: number): void
+
+/** What the memory limit measures. */
+export declare const enum MemoryMetricName {
+  Rss = 'rss',
+  Pss = 'pss',
+}
 
 /** The workers' metrics of scrape `id`, as text (ignored if the scrape went out without them). */
 export declare function metricsAnswer(id: number, text: string): void
@@ -171,6 +175,27 @@ export declare const enum PolicyName {
   ReusePort = 'reuseport',
 }
 
+/**
+ * The settings a primary keeps: a field absent is left as it is, one present is that
+ * whole setting (see src/settings.rs).
+ */
+export interface PrimarySettings {
+  policy?: PolicyName
+  /** Key shared handles as this Node major version's primary does (the workers run it). */
+  nodeMajor?: number
+  /**
+   * The largest frame a worker may send, in bytes (an integer >= 1); a worker that
+   * exceeds it is killed.
+   */
+  maxFrameBytes?: number
+  /** Restarts with these settings, or `null`: none. */
+  restart?: RestartSettings | null
+  /** Workers spawned from then on get no connection before `workerReady`. */
+  readinessGate?: boolean
+  /** The health watch, for workers spawned from then on. */
+  health?: HealthOptions
+}
+
 /** A worker's (or the primary's) figures from `/proc`: CPU times in µs, memory in bytes. */
 export interface ProcStats {
   pid: number
@@ -197,13 +222,14 @@ export interface RestartDecision {
   window: number
 }
 
-/** `restart: { ... }` of `cluster.setupPrimary()`, validated by the facade. */
+/** `restart: { ... }` of `cluster.setupPrimary()`, validated by the facade (times in ms). */
 export interface RestartSettings {
   delay: number
   maxDelay: number
   factor: number
   jitter: number
   stableAfter: number
+  /** An integer >= 0 (a count past `u32::MAX` is that many: no limit in practice). */
   maxRestarts: number
   window: number
 }

@@ -126,17 +126,19 @@ function apply(config) {
   if (config.on || current?.on) {
     const hb = config.heartbeat;
     // SIGUSR1 opens the inspector, which yields the stuck stack (stuck-stack.js).
-    configurePrimary('configureHealth', {
-      heartbeatInterval: hb?.interval,
-      heartbeatTimeout: hb?.timeout,
-      evidenceSignal: SIGUSR1,
-      evidenceGrace: EVIDENCE_GRACE,
-      maxMemory: config.maxMemory ?? undefined,
-      memoryMetric: config.memoryMetric,
-      sampleInterval: config.sampleInterval,
-      recycleConnections: config.recycle?.connections,
-      recycleUptime: config.recycle?.uptime,
-      recycleJitter: config.recycle?.jitter ?? 0,
+    configurePrimary({
+      health: {
+        heartbeatInterval: hb?.interval,
+        heartbeatTimeout: hb?.timeout,
+        evidenceSignal: SIGUSR1,
+        evidenceGrace: EVIDENCE_GRACE,
+        maxMemory: config.maxMemory ?? undefined,
+        memoryMetric: config.memoryMetric,
+        sampleInterval: config.sampleInterval,
+        recycleConnections: config.recycle?.connections,
+        recycleUptime: config.recycle?.uptime,
+        recycleJitter: config.recycle?.jitter ?? 0,
+      },
     });
   }
   if (config.cpuAffinity === 'spread' && allowed === null) allowed = bindingModule().allowedCpus();

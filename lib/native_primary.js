@@ -12,10 +12,12 @@ let primary = null;
 let primaryIndex = 0;
 // Read from the binding when the addon loads (lib/native_events.js).
 let layout = null;
-// Settings a primary keeps (policy, frame limit, restart policy, readiness gate), by the
-// method that sets them: the current primary gets each at once, every later one (see
-// releaseWhenIdle) when it starts.
-const settings = new Map();
+// The settings a primary keeps (src/settings.rs PrimarySettings: policy, Node line, frame
+// limit, restart policy, readiness gate, health watch), merged as they come: the current
+// primary gets each change at once, every later one (see releaseWhenIdle) all of them
+// when it starts. Workers run this same Node (process.execPath), whose line decides how
+// handles are shared.
+const settings = { nodeMajor: Number(process.versions.node.split('.')[0]) };
 
 function onEvents(cells) {
   routeBatch(layout, cells, primary);
@@ -25,24 +27,28 @@ function native() {
   if (primary === null) {
     binding = require('./binding');
     layout ??= readLayout(binding.eventLayout());
-    primary = new binding.NativePrimary(onEvents, isMainThread);
-    primaryIndex = primary.index;
-    // Workers run this same Node (process.execPath), whose line decides how handles
-    // are shared.
-    primary.followNodeLine(Number(process.versions.node.split('.')[0]));
-    for (const [method, args] of settings) primary[method](...args);
+    const fresh = new binding.NativePrimary(onEvents, isMainThread);
+    try {
+      fresh.configure(settings);
+    } catch (err) {
+      fresh.shutdown(); // never one with settings other than these
+      throw err;
+    }
+    primary = fresh;
+    primaryIndex = fresh.index;
   }
   return primary;
 }
 
-/** Sets one of the primary's settings, for this primary and the ones after it. */
-function configure(method, ...args) {
-  settings.set(method, args);
-  if (primary !== null) primary[method](...args);
+/**
+ * Changes some of the primary's settings (`{ policy }`, `{ restart }`, ...; the others
+ * stay), for this primary and the ones after it. Applied all or none: the binding refuses
+ * a bad value with an error (ERR_OUT_OF_RANGE, ...) before anything is kept.
+ */
+function configure(changes) {
+  if (primary !== null) primary.configure(changes);
+  Object.assign(settings, changes);
 }
-
-const setPolicy = (name) => configure('setPolicy', name);
-const setMaxFrame = (bytes) => configure('setMaxFrame', bytes);
 
 // Whether something still needs this primary with no worker alive (supervision's pending
 // restarts, reloads and scaling, whose timers and slots live in the core).
@@ -107,6 +113,6 @@ function eventLayout() {
 
 module.exports = {
   eventLayout,
-  native, spawn, configure, setPolicy, setMaxFrame, setNeeded, releaseWhenIdle,
+  native, spawn, configure, setNeeded, releaseWhenIdle,
   sendString, sendFrame, register, unregister,
 };

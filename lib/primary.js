@@ -7,7 +7,7 @@
 const EventEmitter = require('events');
 const { WorkerProcess } = require('./worker_process');
 const Worker = require('./worker');
-const { native, setPolicy, setMaxFrame } = require('./native_primary');
+const { native, configure: configurePrimary } = require('./native_primary');
 const { setTimerHandler, setHealthHandler } = require('./event_routing');
 const { nextTick } = require('./scheduling');
 const supervision = require('./supervision');
@@ -102,14 +102,14 @@ cluster.setupPrimary = function setupPrimary(options) {
   cluster.settings = settings;
   initialized = true;
   cluster.schedulingPolicy = policy; // Frozen: the core keeps the policy it is given now.
-  setPolicy(policies.NAME_OF[policy]);
+  configurePrimary({ policy: policies.NAME_OF[policy] });
   nextTick(setupSettingsNT, settings);
 };
 
 // rust-cluster: the largest message a worker may send (bytes); a worker that exceeds it
 // broke the protocol and is killed. Applies to workers forked afterwards.
 function applyMessageLimit(settings) {
-  if (settings.maxMessageBytes !== undefined) setMaxFrame(settings.maxMessageBytes);
+  if (settings.maxMessageBytes !== undefined) configurePrimary({ maxFrameBytes: settings.maxMessageBytes });
 }
 
 // Deprecated alias must be same as setupPrimary.

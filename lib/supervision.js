@@ -128,10 +128,10 @@ function configure(settings) {
   const reloadSignal = settings.reloadSignal === undefined ? undefined
     : validateSignal(settings.reloadSignal, 'options.reloadSignal');
 
-  if (policy !== null || restartPolicy !== null) configurePrimary('setRestartPolicy', policy);
+  if (policy !== null || restartPolicy !== null) configurePrimary({ restart: policy });
   // Only readyOn 'message' needs the gate: a worker is listening once its queryServer is
   // answered, and online before it can ask.
-  if ((on === 'message') !== (readyOn === 'message')) configurePrimary('setReadinessGate', on === 'message');
+  if ((on === 'message') !== (readyOn === 'message')) configurePrimary({ readinessGate: on === 'message' });
   if (policy === null && restartPolicy !== null) dropPendingRestarts();
   restartPolicy = policy;
   readyOn = on;

@@ -6,9 +6,8 @@ use delivery::{Cell, JsSink, Pending};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use rust_cluster_core::errno::Errno;
-use rust_cluster_core::health::{HealthSettings, Heartbeat, MemoryLimit, MemoryMetric, Recycle};
-use rust_cluster_core::supervisor::{Decision, KillReason, RestartPolicy};
-use rust_cluster_core::{reactor, Policy, Primary, Serialization, SpawnOptions, StdioSpec};
+use rust_cluster_core::supervisor::{Decision, KillReason};
+use rust_cluster_core::{Primary, Serialization, SpawnOptions, StdioSpec};
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::io;
@@ -19,21 +18,13 @@ use std::time::Duration;
 
 mod delivery;
 mod loop_watch;
+mod settings;
+
+use settings::PrimarySettings;
 
 /// The negative errno JavaScript receives for an error (see `Errno`).
 fn errno(e: &io::Error) -> i32 {
     Errno::from(e).negative()
-}
-
-/// A scheduling policy, by the name lib/policies.js gives it; any other string is refused
-/// at the boundary.
-#[napi(string_enum = "lowercase")]
-pub enum PolicyName {
-    None,
-    #[napi(value = "rr")]
-    RoundRobin,
-    Sticky,
-    ReusePort,
 }
 
 /// A channel's serialization, as `child_process` names it.
@@ -75,24 +66,6 @@ pub struct SpawnRequest {
     pub cpu_affinity: Option<Vec<u32>>,
 }
 
-/// The health keys of `cluster.setupPrimary()`, validated by the facade (lib/health.js).
-#[napi(object)]
-pub struct HealthOptions {
-    /// Heartbeat interval and timeout (ms), when the heartbeat is on.
-    pub heartbeat_interval: Option<f64>,
-    pub heartbeat_timeout: Option<f64>,
-    /// Sent first to an unresponsive worker (0: none), SIGKILL `evidence_grace` ms later.
-    pub evidence_signal: i32,
-    pub evidence_grace: f64,
-    /// Bytes, when the memory limit is on; `memory_metric` "rss" | "pss".
-    pub max_memory: Option<f64>,
-    pub memory_metric: String,
-    pub sample_interval: f64,
-    pub recycle_connections: Option<f64>,
-    pub recycle_uptime: Option<f64>,
-    pub recycle_jitter: f64,
-}
-
 /// A worker's (or the primary's) figures from `/proc`: CPU times in µs, memory in bytes.
 #[napi(object)]
 pub struct ProcStats {
@@ -130,38 +103,6 @@ fn proc_stats(
     }
 }
 
-fn health_settings(o: &HealthOptions) -> HealthSettings {
-    let heartbeat = match (o.heartbeat_interval, o.heartbeat_timeout) {
-        (Some(interval), Some(timeout)) => Some(Heartbeat {
-            interval: millis(interval),
-            timeout: millis(timeout),
-            evidence_signal: o.evidence_signal,
-            grace: millis(o.evidence_grace),
-        }),
-        _ => None,
-    };
-    let memory = o.max_memory.map(|limit| MemoryLimit {
-        limit: limit as u64,
-        metric: if o.memory_metric == "pss" {
-            MemoryMetric::Pss
-        } else {
-            MemoryMetric::Rss
-        },
-    });
-    let recycle =
-        (o.recycle_connections.is_some() || o.recycle_uptime.is_some()).then(|| Recycle {
-            connections: o.recycle_connections.map(|n| n as u64),
-            uptime: o.recycle_uptime.map(millis),
-            jitter: millis(o.recycle_jitter),
-        });
-    HealthSettings {
-        heartbeat,
-        memory,
-        sample_interval: millis(o.sample_interval).max(1),
-        recycle,
-    }
-}
-
 /// The CPUs this process may run on (its affinity mask).
 #[napi]
 pub fn allowed_cpus() -> Vec<u32> {
@@ -183,18 +124,6 @@ pub struct SpawnResult {
     pub errno: i32,
     /// The primary's ends of piped stdio (-1 where not piped).
     pub stdio: Vec<i32>,
-}
-
-/// `restart: { ... }` of `cluster.setupPrimary()`, validated by the facade.
-#[napi(object)]
-pub struct RestartSettings {
-    pub delay: f64,
-    pub max_delay: f64,
-    pub factor: f64,
-    pub jitter: f64,
-    pub stable_after: f64,
-    pub max_restarts: u32,
-    pub window: f64,
 }
 
 /// What the core decided about a slot whose worker exited unexpectedly.
@@ -489,31 +418,17 @@ impl NativePrimary {
         self.index
     }
 
+    /// Applies the settings present in `settings` (see src/settings.rs); all or, when one
+    /// is refused (a JavaScript error as Node's: `ERR_OUT_OF_RANGE`, ...), none.
     #[napi]
-    pub fn set_policy(&self, policy: PolicyName) {
-        let policy = match policy {
-            PolicyName::None => Policy::None,
-            PolicyName::RoundRobin => Policy::RoundRobin,
-            PolicyName::Sticky => Policy::Sticky,
-            PolicyName::ReusePort => Policy::ReusePort,
-        };
-        self.with(|live| live.primary.set_policy(policy));
-    }
-
-    /// Key shared handles as this Node major version's primary does.
-    #[napi]
-    pub fn follow_node_line(&self, major: u32) {
-        self.with(|live| live.primary.follow_node_line(major));
-    }
-
-    #[napi]
-    pub fn set_max_frame(&self, bytes: f64) {
-        let bytes = if bytes.is_finite() && bytes > 0.0 {
-            bytes as usize
-        } else {
-            reactor::DEFAULT_MAX_FRAME
-        };
-        self.with(|live| live.primary.set_max_frame(bytes));
+    pub fn configure(&self, env: Env, settings: PrimarySettings) -> Result<()> {
+        match settings.check() {
+            Ok(checked) => {
+                self.with(|live| checked.apply(&live.primary));
+                Ok(())
+            }
+            Err(refused) => refused.throw(&env),
+        }
     }
 
     #[napi]
@@ -610,27 +525,6 @@ impl NativePrimary {
         }
     }
 
-    /// Turns restarts on with these settings, or off.
-    #[napi]
-    pub fn set_restart_policy(&self, settings: Option<RestartSettings>) {
-        let policy = settings.map(|s| RestartPolicy {
-            delay: s.delay,
-            max_delay: s.max_delay,
-            factor: s.factor,
-            jitter: s.jitter,
-            stable_after: millis(s.stable_after),
-            max_restarts: s.max_restarts,
-            window: millis(s.window),
-        });
-        self.with(|live| live.primary.set_restart_policy(policy));
-    }
-
-    /// Workers spawned from now on get no connection before `workerReady`.
-    #[napi]
-    pub fn set_readiness_gate(&self, on: bool) {
-        self.with(|live| live.primary.set_readiness_gate(on));
-    }
-
     #[napi]
     pub fn worker_ready(&self, id: u32) {
         self.with(|live| live.primary.worker_ready(id));
@@ -687,13 +581,6 @@ impl NativePrimary {
     #[napi]
     pub fn cancel_kill(&self, id: u32, startup: bool) {
         self.with(|live| live.primary.cancel_kill(id, kill_reason(startup)));
-    }
-
-    /// Turns the health watch on or off (for workers spawned afterwards).
-    #[napi]
-    pub fn configure_health(&self, options: HealthOptions) {
-        let settings = health_settings(&options);
-        self.with(|live| live.primary.configure_health(settings));
     }
 
     /// Worker `id`'s figures now; undefined once it is reaped.
