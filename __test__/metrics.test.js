@@ -104,6 +104,50 @@ test('/metrics answers within 1 s while a worker never replies and while the pri
   if (PROMTOOL) promtoolCheck(busy.body);
 });
 
+test('rust_cluster_connections_total never decreases when a worker dies and is replaced: its connections stay in the total, its series ends', async (t) => {
+  const { proc, metrics } = await startApp(t, { RESTART: '1' });
+  const [{ line }] = await proc.waitForCount(/"listening"/, 2);
+  await proc.waitForCount(/"ready"/, 2);
+  const appPort = JSON.parse(line).port;
+  const served = new Map(); // worker id -> requests it answered
+  const hit = async (n) => {
+    for (let i = 0; i < n; i++) {
+      const id = (await get(appPort, { path: '/hello' })).body.trim();
+      served.set(id, (served.get(id) ?? 0) + 1);
+    }
+  };
+  const scrape = async () => {
+    const { body } = await get(metrics.port, { path: '/metrics' });
+    const perWorker = new Map();
+    for (const [series, value] of samples(body)) {
+      const m = /^rust_cluster_worker_connections_total\{worker="(\d+)",pid="(\d+)"\}$/.exec(series);
+      if (m) perWorker.set(m[1], { pid: Number(m[2]), value });
+    }
+    return { got: samples(body), perWorker, body };
+  };
+  await hit(10);
+  const before = await scrape();
+  assert.strictEqual(before.got.get('rust_cluster_connections_total'), 10, before.body);
+  for (const [id, n] of served) assert.strictEqual(before.perWorker.get(id)?.value, n, before.body);
+  // Worker 1 dies; supervision forks its replacement.
+  const gone = before.perWorker.get('1');
+  process.kill(gone.pid, 'SIGKILL');
+  await proc.waitFor(/"exit":1/);
+  await proc.waitForCount(/"ready"/, 3);
+  const after = await scrape();
+  assert.strictEqual(after.got.get('rust_cluster_connections_total'), 10, after.body);
+  assert.strictEqual(after.got.get('rust_cluster_restarts_total'), 1, after.body);
+  assert.ok(!after.perWorker.has('1') && !after.body.includes(`pid="${gone.pid}"`), after.body);
+  assert.strictEqual(after.perWorker.size, 2, after.body);
+  // New connections add to the total, and to the live workers' own series.
+  await hit(6);
+  const later = await scrape();
+  assert.strictEqual(later.got.get('rust_cluster_connections_total'), 16, later.body);
+  for (const [id, { value }] of later.perWorker) {
+    assert.strictEqual(value, (served.get(id) ?? 0), `worker ${id}: ${later.body}`);
+  }
+});
+
 test('/healthz and /readyz: not ready until every worker listens (or minReady), 503 from the start of a shutdown', async (t) => {
   const proc = start(APP, { env: {} });
   t.after(() => proc.cleanup());

@@ -3,7 +3,8 @@
 // --require; never user code). It answers the primary's prom-client:getMetricsReq in a
 // worker whose application never created an AggregatorRegistry (prom-client itself
 // answers in one that did), from the default registry of the prom-client the application
-// loaded (an empty answer if it loaded none), and reports the worker's event-loop delay.
+// loaded (an empty answer if it loaded none), and reports the worker's event-loop delay
+// (its one measurement, lib/loop-delay.js, shared with the heartbeat's preload).
 const cluster = require('cluster');
 
 const GET_METRICS_REQ = 'prom-client:getMetricsReq';
@@ -11,9 +12,7 @@ const GET_METRICS_RES = 'prom-client:getMetricsRes';
 const PROM_CLIENT_INDEX = /[\\/]prom-client[\\/]index\.js$/;
 
 if (cluster.isWorker) {
-  const { monitorEventLoopDelay } = require('perf_hooks');
-  const delay = monitorEventLoopDelay({ resolution: 20 });
-  delay.enable();
+  const delays = require('./loop-delay').view(20);
 
   // prom-client's worker listener (installed by an AggregatorRegistry) answers by itself.
   const promClientAnswers = () => process.listeners('message')
@@ -33,8 +32,8 @@ if (cluster.isWorker) {
     if (message === null || typeof message !== 'object' || message.type !== GET_METRICS_REQ) return;
     const { requestId } = message;
     if (typeof requestId !== 'string' || !requestId.startsWith('rust-cluster:')) return;
+    const delay = delays.take();
     send({ type: 'rust-cluster:workerStats', requestId, loopDelay: delay.count > 0 ? delay.mean / 1e9 : 0 });
-    delay.reset();
     if (promClientAnswers()) return;
     const registry = loadedRegistry();
     if (registry === null) {

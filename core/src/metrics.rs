@@ -6,7 +6,9 @@
 //!
 //! What only JavaScript knows (readiness, restarts, the workers' own prom-client metrics)
 //! the facade reports here; CPU time and memory are read from /proc at each scrape; the
-//! connections the primary handed each worker are counted by the I/O thread. The workers'
+//! connections the primary handed each worker are read at each scrape from the reactors'
+//! own count (`ConnectionCounts`: the figure `stats()` reports and recycling counts), so
+//! the handoff path does nothing for metrics. The workers'
 //! metrics are asked of JavaScript at each scrape and waited for at most `JS_DEADLINE`:
 //! the answer goes out without them if JavaScript is late.
 //!
@@ -19,8 +21,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// How long a scrape waits for the workers' metrics from JavaScript (which itself gives
@@ -52,9 +54,6 @@ pub struct ProcStats {
 #[derive(Default)]
 struct Cluster {
     workers: BTreeMap<u32, WorkerInfo>,
-    /// Connections the primary handed each worker (kept after it leaves, for the total).
-    connections: HashMap<u32, u64>,
-    connections_total: u64,
     restarts_total: u64,
     /// `/readyz` needs this many ready workers; None: every worker.
     min_ready: Option<u32>,
@@ -74,8 +73,6 @@ struct Endpoint {
 
 static CLUSTER: Mutex<Option<Cluster>> = Mutex::new(None);
 static ANSWERED: Condvar = Condvar::new();
-/// Set once the endpoint runs: until then the I/O thread counts nothing.
-static ENABLED: AtomicBool = AtomicBool::new(false);
 static BOUND: Mutex<Option<SocketAddr>> = Mutex::new(None);
 
 fn with_cluster<R>(f: impl FnOnce(&mut Cluster) -> R) -> R {
@@ -96,7 +93,6 @@ pub fn start(addr: SocketAddr, path: String, ask_js: AskJs) -> io::Result<Socket
     std::thread::Builder::new()
         .name("rust-cluster-metrics".into())
         .spawn(move || accept_loop(listener, endpoint))?;
-    ENABLED.store(true, Ordering::Release);
     *bound = Some(local);
     Ok(local)
 }
@@ -246,8 +242,9 @@ fn scrape(endpoint: &Endpoint) -> String {
     };
     drop(guard);
     let mut ours = String::new();
-    let (workers, totals) = with_cluster(|c| (c.workers.clone(), totals_of(c)));
-    render(&mut ours, &workers, &totals, &proc_stats);
+    let (connections, connections_total) = connection_counts();
+    let (workers, totals) = with_cluster(|c| (c.workers.clone(), totals_of(c, connections_total)));
+    render(&mut ours, &workers, &connections, &totals, &proc_stats);
     if !theirs.is_empty() {
         ours.push_str(&theirs);
         if !ours.ends_with('\n') {
@@ -276,9 +273,9 @@ pub struct Totals {
     pub primary: Option<ProcStats>,
 }
 
-fn totals_of(c: &Cluster) -> Totals {
+fn totals_of(c: &Cluster, connections: u64) -> Totals {
     Totals {
-        connections: c.connections_total,
+        connections,
         restarts: c.restarts_total,
         primary: proc_stats(std::process::id() as i32),
     }
@@ -328,7 +325,6 @@ pub fn update_worker(id: u32, f: impl FnOnce(&mut WorkerInfo)) {
 pub fn remove_worker(id: u32) {
     with_cluster(|c| {
         c.workers.remove(&id);
-        c.connections.remove(&id);
     });
 }
 
@@ -344,15 +340,71 @@ pub fn set_readiness(min_ready: Option<u32>, stopping: bool) {
     });
 }
 
-/// The I/O thread handed worker `id` a connection it accepted.
-pub fn count_connection(id: u32) {
-    if !ENABLED.load(Ordering::Acquire) {
-        return;
+/// Where the connection counts come from: each primary (reactor) of this process, which
+/// counts the connections it handed its workers once, on its own state.
+pub trait ConnectionCounts: Send + Sync {
+    /// Adds each of its live workers' counts to `per_worker` and returns its total, which
+    /// includes the workers gone and never decreases.
+    fn connections(&self, per_worker: &mut HashMap<u32, u64>) -> u64;
+}
+
+/// The primaries counting connections, and what the ended ones counted (so the cluster's
+/// total stays monotonic when one ends). Locked only at a scrape, a primary's start and
+/// its end; before a primary's state (never the other way round).
+struct Sources {
+    live: Vec<Weak<dyn ConnectionCounts>>,
+    ended: u64,
+}
+
+static SOURCES: Mutex<Sources> = parking_lot::const_mutex(Sources::new());
+
+impl Sources {
+    const fn new() -> Sources {
+        Sources {
+            live: Vec::new(),
+            ended: 0,
+        }
     }
-    with_cluster(|c| {
-        *c.connections.entry(id).or_default() += 1;
-        c.connections_total += 1;
-    });
+
+    fn add(&mut self, source: Weak<dyn ConnectionCounts>) {
+        self.live.retain(|s| s.strong_count() > 0);
+        self.live.push(source);
+    }
+
+    fn end(&mut self, source: &dyn ConnectionCounts) {
+        let me = source as *const dyn ConnectionCounts as *const ();
+        let Some(at) = self.live.iter().position(|s| s.as_ptr() as *const () == me) else {
+            return;
+        };
+        self.live.swap_remove(at);
+        self.ended += source.connections(&mut HashMap::new());
+    }
+
+    fn counts(&self) -> (HashMap<u32, u64>, u64) {
+        let mut per_worker = HashMap::new();
+        let mut total = self.ended;
+        for source in self.live.iter().filter_map(Weak::upgrade) {
+            total += source.connections(&mut per_worker);
+        }
+        (per_worker, total)
+    }
+}
+
+/// A primary started: its counts are read at each scrape.
+pub fn add_source(source: Weak<dyn ConnectionCounts>) {
+    SOURCES.lock().add(source);
+}
+
+/// A primary ended (it hands out no more connections): its total is kept, its workers'
+/// series end.
+pub fn end_source(source: &dyn ConnectionCounts) {
+    SOURCES.lock().end(source);
+}
+
+/// The connections handed each live worker, and the cluster's total (monotonic: the
+/// workers and primaries gone included), read from every primary at once.
+pub fn connection_counts() -> (HashMap<u32, u64>, u64) {
+    SOURCES.lock().counts()
 }
 
 /// CPU seconds (user + system) and resident memory of `pid`, from /proc (the health
@@ -382,13 +434,16 @@ fn number(v: f64) -> String {
 }
 
 /// The core's series in text format 0.0.4.
+///
+/// `connections`: per worker, as `connection_counts` reads them; a worker listed but not
+/// counted (reaped, its exit not yet reported) has no sample, as for its CPU time.
 pub fn render(
     out: &mut String,
     workers: &BTreeMap<u32, WorkerInfo>,
+    connections: &HashMap<u32, u64>,
     totals: &Totals,
     stats: &dyn Fn(i32) -> Option<ProcStats>,
 ) {
-    let connections = with_cluster(|c| c.connections.clone());
     let labels = |id: &u32, w: &WorkerInfo| format!("{{worker=\"{id}\",pid=\"{}\"}}", w.pid);
     let procs: BTreeMap<u32, Option<ProcStats>> =
         workers.iter().map(|(id, w)| (*id, stats(w.pid))).collect();
@@ -427,7 +482,7 @@ pub fn render(
             "rust_cluster_worker_connections_total",
             "counter",
             "Connections the primary accepted and handed to the worker (round-robin and sticky).",
-            Box::new(|id, _| Some(connections.get(id).copied().unwrap_or(0) as f64)),
+            Box::new(|id, _| connections.get(id).map(|&n| n as f64)),
         ),
         (
             "rust_cluster_worker_restarts",
@@ -575,6 +630,55 @@ mod tests {
         set_readiness(None, false);
     }
 
+    /// A primary's counts as the reactor keeps them: its live workers', and its total.
+    struct FakePrimary(Mutex<(HashMap<u32, u64>, u64)>);
+
+    impl ConnectionCounts for FakePrimary {
+        fn connections(&self, per_worker: &mut HashMap<u32, u64>) -> u64 {
+            let counts = self.0.lock();
+            for (id, n) in &counts.0 {
+                *per_worker.entry(*id).or_default() += n;
+            }
+            counts.1
+        }
+    }
+
+    #[test]
+    fn the_total_reads_every_primary_and_keeps_what_an_ended_one_counted() {
+        let a = Arc::new(FakePrimary(Mutex::new((
+            HashMap::from([(1, 2), (2, 3)]),
+            5,
+        ))));
+        let b = Arc::new(FakePrimary(Mutex::new((HashMap::from([(1, 4)]), 10))));
+        let mut sources = Sources::new();
+        let weak_a: Weak<FakePrimary> = Arc::downgrade(&a);
+        let weak_b: Weak<FakePrimary> = Arc::downgrade(&b);
+        sources.add(weak_a);
+        sources.add(weak_b);
+        let (per_worker, total) = sources.counts();
+        // Worker ids of two primaries add up, as one count of the process did.
+        assert_eq!(per_worker, HashMap::from([(1, 6), (2, 3)]));
+        assert_eq!(total, 15);
+        // A's worker 2 leaves (its count is in A's departed total): only its series ends.
+        *a.0.lock() = (HashMap::from([(1, 2)]), 5);
+        assert_eq!(sources.counts(), (HashMap::from([(1, 6)]), 15));
+        // B ends: what it counted stays in the total, its workers' series end; ending it
+        // again changes nothing.
+        sources.end(&*b);
+        sources.end(&*b);
+        assert_eq!(sources.counts(), (HashMap::from([(1, 2)]), 15));
+        drop(b);
+        a.0.lock().0.insert(3, 1);
+        a.0.lock().1 += 1;
+        assert_eq!(sources.counts().1, 16);
+        // A source dropped without ending is pruned when another starts.
+        let c = Arc::new(FakePrimary(Mutex::new((HashMap::new(), 0))));
+        let weak_c: Weak<FakePrimary> = Arc::downgrade(&c);
+        drop(a);
+        sources.add(weak_c);
+        assert_eq!(sources.live.len(), 1);
+    }
+
     #[test]
     fn request_lines() {
         assert_eq!(
@@ -627,8 +731,10 @@ mod tests {
                 rss_bytes: pid as u64 * 1000,
             })
         };
+        // Worker 2 is reaped, its exit not yet reported: no longer counted.
+        let connections = HashMap::from([(1, 3)]);
         let mut out = String::new();
-        render(&mut out, &workers, &totals, &stats);
+        render(&mut out, &workers, &connections, &totals, &stats);
         for line in [
             "# TYPE rust_cluster_worker_cpu_seconds_total counter",
             "rust_cluster_worker_up{worker=\"1\",pid=\"100\"} 1",
@@ -640,11 +746,13 @@ mod tests {
             "rust_cluster_workers 2",
             "rust_cluster_workers_ready 1",
             "rust_cluster_connections_total 5",
+            "rust_cluster_worker_connections_total{worker=\"1\",pid=\"100\"} 3",
             "rust_cluster_restarts_total 2",
         ] {
             assert!(out.lines().any(|l| l == line), "{line} missing from\n{out}");
         }
         // No delay known for worker 2: no sample, rather than a made-up one.
         assert!(!out.contains("rust_cluster_worker_event_loop_delay_seconds{worker=\"2\""));
+        assert!(!out.contains("rust_cluster_worker_connections_total{worker=\"2\""));
     }
 }

@@ -95,7 +95,6 @@ struct Watched {
     kill_at: Option<Millis>,
     over_limit: u32,
     memory_reported: bool,
-    connections: u64,
     recycle_connections: Option<u64>,
     recycle_at: Option<Millis>,
     recycled: bool,
@@ -208,19 +207,24 @@ impl Health {
         self.workers.get(&worker).and_then(|w| w.delay)
     }
 
-    /// The primary handed `worker` a connection it accepted.
-    pub fn connection(&mut self, worker: WorkerId, now: Millis) -> Option<Finding> {
+    /// The primary handed `worker` a connection it accepted, its `connections`th (the
+    /// reactor counts them: `stats()` reports the same figure).
+    pub fn connection(
+        &mut self,
+        worker: WorkerId,
+        connections: u64,
+        now: Millis,
+    ) -> Option<Finding> {
         let w = self.workers.get_mut(&worker)?;
-        w.connections += 1;
         let limit = w.recycle_connections?;
-        if w.recycled || w.unresponsive || w.connections < limit {
+        if w.recycled || w.unresponsive || connections < limit {
             return None;
         }
         w.recycled = true;
         Some(Finding::Recycle {
             worker,
             reason: RecycleReason::Connections,
-            connections: w.connections,
+            connections,
             uptime: now.saturating_sub(w.started),
         })
     }
@@ -267,8 +271,9 @@ impl Health {
     }
 
     /// Deadlines that passed by `now`: unresponsive workers, kills after their grace,
-    /// recycling by uptime.
-    pub fn take_due(&mut self, now: Millis) -> Vec<Finding> {
+    /// recycling by uptime (reported with the worker's `connections` so far, as the
+    /// reactor counts them).
+    pub fn take_due(&mut self, now: Millis, connections: &dyn Fn(WorkerId) -> u64) -> Vec<Finding> {
         let mut found = Vec::new();
         if self.next_check.is_none_or(|at| at > now) {
             return found;
@@ -296,7 +301,7 @@ impl Health {
                 found.push(Finding::Recycle {
                     worker,
                     reason: RecycleReason::Uptime,
-                    connections: w.connections,
+                    connections: connections(worker),
                     uptime: now.saturating_sub(w.started),
                 });
             }

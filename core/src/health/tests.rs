@@ -29,8 +29,8 @@ fn nothing_configured_watches_nothing_and_sets_no_timer() {
     health.watch(1, 0, &mut Fixed(0.5));
     assert_eq!(health.next_due(), None);
     assert_eq!(health.take_sample_due(10_000), None);
-    assert!(health.take_due(1_000_000).is_empty());
-    assert_eq!(health.connection(1, 5), None);
+    assert!(health.take_due(1_000_000, &|_| 0).is_empty());
+    assert_eq!(health.connection(1, 1, 5), None);
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn a_worker_that_keeps_beating_is_never_unresponsive() {
     assert_eq!(health.next_due(), Some(1000));
     for t in (100..10_000).step_by(100) {
         health.beat(1, t, Some(900.0));
-        assert!(health.take_due(t).is_empty(), "at {t}");
+        assert!(health.take_due(t, &|_| 0).is_empty(), "at {t}");
     }
     assert_eq!(health.delay(1), Some(900.0));
 }
@@ -56,10 +56,10 @@ fn no_beat_for_timeout_is_unresponsive_once_then_a_kill_after_the_grace() {
     health.beat(2, 300, None);
     // The cached check (1000) passes with nobody overdue: it moves to the real deadline.
     health.beat(2, 900, None);
-    assert!(health.take_due(1000).is_empty());
+    assert!(health.take_due(1000, &|_| 0).is_empty());
     assert_eq!(health.next_due(), Some(1300));
     assert_eq!(
-        health.take_due(1300),
+        health.take_due(1300, &|_| 0),
         vec![Finding::Unresponsive {
             worker: 1,
             last_beat: Some(300),
@@ -68,11 +68,14 @@ fn no_beat_for_timeout_is_unresponsive_once_then_a_kill_after_the_grace() {
     );
     // Worker 1 is killed after its grace; worker 2 stays due at 1900.
     assert_eq!(health.next_due(), Some(1800));
-    assert_eq!(health.take_due(1800), vec![Finding::Kill { worker: 1 }]);
+    assert_eq!(
+        health.take_due(1800, &|_| 0),
+        vec![Finding::Kill { worker: 1 }]
+    );
     health.beat(2, 1800, None);
-    assert!(health.take_due(2000).is_empty());
+    assert!(health.take_due(2000, &|_| 0).is_empty());
     // Once reported, worker 1 is never reported again.
-    assert!(health.take_due(100_000).iter().all(|f| !matches!(
+    assert!(health.take_due(100_000, &|_| 0).iter().all(|f| !matches!(
         f,
         Finding::Unresponsive { worker: 1, .. } | Finding::Kill { worker: 1 }
     )));
@@ -83,9 +86,9 @@ fn a_worker_that_never_beat_is_due_timeout_after_its_start() {
     let mut health = Health::new();
     health.configure(heartbeat(100, 1000), 0);
     health.watch(7, 250, &mut Fixed(0.0));
-    assert!(health.take_due(1249).is_empty());
+    assert!(health.take_due(1249, &|_| 0).is_empty());
     assert_eq!(
-        health.take_due(1250),
+        health.take_due(1250, &|_| 0),
         vec![Finding::Unresponsive {
             worker: 7,
             last_beat: None,
@@ -142,7 +145,7 @@ fn recycling_after_n_connections_is_moved_up_by_the_jitter_draw() {
         health.watch(1, 0, &mut Fixed(unit));
         let mut fired_at = None;
         for n in 1..=30 {
-            if let Some(finding) = health.connection(1, n) {
+            if let Some(finding) = health.connection(1, n, n) {
                 assert!(fired_at.is_none(), "reported twice");
                 assert!(
                     matches!(finding, Finding::Recycle { reason: RecycleReason::Connections, connections, .. } if connections == n)
@@ -168,13 +171,13 @@ fn recycling_by_uptime_fires_at_its_jittered_deadline() {
     health.configure(settings, 0);
     health.watch(1, 100, &mut Fixed(0.5));
     assert_eq!(health.next_due(), Some(5600));
-    assert!(health.take_due(5599).is_empty());
+    assert!(health.take_due(5599, &|_| 0).is_empty());
     assert_eq!(
-        health.take_due(5600),
+        health.take_due(5600, &|id| if id == 1 { 7 } else { 0 }),
         vec![Finding::Recycle {
             worker: 1,
             reason: RecycleReason::Uptime,
-            connections: 0,
+            connections: 7,
             uptime: 5500
         }]
     );

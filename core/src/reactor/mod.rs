@@ -173,6 +173,9 @@ struct State {
     health: Health,
     /// The clock of `health` (the same origin as `Inner::now`).
     origin: Instant,
+    /// The connections of the workers whose slots are gone (with the live slots' counts,
+    /// the primary's total: see `Inner::connections`).
+    departed_connections: u64,
 }
 
 struct Inner {
@@ -362,6 +365,7 @@ impl State {
     pub(super) fn forget_if_done(&mut self, id: WorkerId) {
         if let Some(slot) = self.workers.get(&id) {
             if slot.channel.is_none() && slot.pidfd.is_none() {
+                self.departed_connections += slot.figures.connections;
                 self.workers.remove(&id);
                 sys::release_free_memory();
             }

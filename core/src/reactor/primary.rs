@@ -46,6 +46,7 @@ impl Primary {
                 gate_new_workers: false,
                 health: Health::new(),
                 origin,
+                departed_connections: 0,
             }),
             io_poller,
             wake,
@@ -59,6 +60,9 @@ impl Primary {
             .name("rust-cluster-reactor".into())
             .spawn(move || run(thread_inner))?;
         *inner.io_thread.lock() = Some(io_thread);
+        // Its connection counts are read at each scrape of the metrics endpoint.
+        let counts: std::sync::Weak<Inner> = Arc::downgrade(&inner);
+        crate::metrics::add_source(counts);
         Ok(Primary { inner })
     }
 
@@ -85,7 +89,9 @@ impl Primary {
             st.events.clear();
             st.servers = ServerTable::default();
             st.orphans.clear();
-            std::mem::take(&mut st.workers)
+            let workers = std::mem::take(&mut st.workers);
+            st.departed_connections += workers.values().map(|s| s.figures.connections).sum::<u64>();
+            workers
                 .into_iter()
                 .filter_map(|(id, slot)| {
                     // Dropping the slot closes the channel, which tells a Node worker to
@@ -95,6 +101,7 @@ impl Primary {
                 })
                 .collect()
         };
+        crate::metrics::end_source(&*self.inner);
         let ended = reaper::end_all(leaving, grace);
         sys::release_free_memory();
         ended

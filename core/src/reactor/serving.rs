@@ -541,7 +541,6 @@ impl State {
         let sid = inflight.server;
         if accepted {
             self.on_accepted(id);
-            crate::metrics::count_connection(id);
         } else {
             // Refused (the worker is closing or at maxConnections): a free worker takes it
             // now, or it waits at the head of the queue.

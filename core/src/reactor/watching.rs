@@ -12,6 +12,7 @@ use crate::supervisor::Millis;
 use crate::sys;
 use parking_lot::Mutex;
 use serde_json::json;
+use std::collections::HashMap;
 use std::os::fd::AsRawFd;
 
 /// cpuPercent is measured over at least this long (CPU times come in 10 ms ticks).
@@ -21,8 +22,8 @@ const MIN_CPU_WINDOW_MS: Millis = 200;
 #[derive(Debug)]
 pub(super) struct Figures {
     started: Millis,
-    /// Connections the primary handed it and it accepted.
-    connections: u64,
+    /// Connections the primary handed it and it accepted: the one count of them.
+    pub(super) connections: u64,
     /// The reading cpuPercent is measured from: (when, user + system µs).
     cpu_at: Option<(Millis, u64)>,
     cpu_percent: f64,
@@ -102,13 +103,16 @@ impl State {
         self.health.beat(id, now, delay);
     }
 
-    /// Worker `id` accepted a connection the primary handed it.
+    /// Worker `id` accepted a connection the primary handed it: the one count of it,
+    /// which `stats()`, recycling and `/metrics` (`Inner::connections`) all read.
     pub(super) fn on_accepted(&mut self, id: WorkerId) {
-        if let Some(slot) = self.workers.get_mut(&id) {
-            slot.figures.connections += 1;
-        }
+        let Some(slot) = self.workers.get_mut(&id) else {
+            return;
+        };
+        slot.figures.connections += 1;
+        let connections = slot.figures.connections;
         let now = self.now();
-        if let Some(finding) = self.health.connection(id, now) {
+        if let Some(finding) = self.health.connection(id, connections, now) {
             self.report(finding, now);
         }
     }
@@ -132,7 +136,13 @@ impl State {
                 self.read_channel(id, READS_PER_WAKEUP);
             }
         }
-        for finding in self.health.take_due(now) {
+        let workers = &self.workers;
+        let connections = |id| {
+            workers
+                .get(&id)
+                .map_or(0, |s: &super::WorkerSlot| s.figures.connections)
+        };
+        for finding in self.health.take_due(now, &connections) {
             self.act(finding, now);
         }
         let with_pss = self
@@ -253,6 +263,18 @@ impl State {
                 detail: json!({ "reason": reason, "connections": connections, "uptime": uptime }),
             });
         }
+    }
+}
+
+impl crate::metrics::ConnectionCounts for Inner {
+    fn connections(&self, per_worker: &mut HashMap<WorkerId, u64>) -> u64 {
+        let st = self.state.lock();
+        let mut total = st.departed_connections;
+        for (&id, slot) in st.workers.iter() {
+            *per_worker.entry(id).or_default() += slot.figures.connections;
+            total += slot.figures.connections;
+        }
+        total
     }
 }
 

@@ -98,3 +98,68 @@ fn stats_read_the_workers_proc_and_nothing_is_watched_when_off() {
     assert!(primary.stats(3).is_none(), "no stats once reaped");
     assert!(primary.primary_stats().unwrap().sample.rss > 0);
 }
+
+#[test]
+fn connections_are_counted_once_for_stats_recycling_and_metrics_and_outlive_workers() {
+    use crate::health::Recycle;
+    use crate::metrics::ConnectionCounts;
+    use std::collections::HashMap;
+    let (primary, rx) = recorded_primary();
+    primary.configure_health(HealthSettings {
+        recycle: Some(Recycle {
+            connections: Some(3),
+            uptime: None,
+            jitter: 0,
+        }),
+        sample_interval: 1000,
+        ..HealthSettings::default()
+    });
+    primary
+        .spawn(1, sh("exec sleep 30"), Serialization::Json)
+        .unwrap();
+    primary
+        .spawn(2, sh("exec sleep 30"), Serialization::Json)
+        .unwrap();
+    {
+        // What `on_newconn_reply` does for each accepted handoff.
+        let mut st = primary.inner.state.lock();
+        for _ in 0..3 {
+            st.on_accepted(1);
+        }
+        st.on_accepted(2);
+        st.deliver_later(&primary.inner);
+    }
+    match next_event(&rx) {
+        Event::Health {
+            worker: 1,
+            kind: "recycle",
+            detail,
+        } => assert_eq!(detail["connections"], 3, "{detail}"),
+        other => panic!("expected the recycle, got {other:?}"),
+    }
+    assert_eq!(primary.stats(1).unwrap().connections, 3);
+    assert_eq!(primary.stats(2).unwrap().connections, 1);
+    let counts = |primary: &Primary| {
+        let mut per_worker = HashMap::new();
+        let total = primary.inner.connections(&mut per_worker);
+        (per_worker, total)
+    };
+    assert_eq!(counts(&primary), (HashMap::from([(1, 3), (2, 1)]), 4));
+    // Worker 2 leaves: its series ends, the total keeps its connection.
+    primary.kill(2, libc::SIGKILL).unwrap();
+    match next_event(&rx) {
+        Event::Exit { worker: 2, .. } => {}
+        other => panic!("expected the exit, got {other:?}"),
+    }
+    // As the facade does once it saw the exit: the slot goes with its channel.
+    primary.close_channel(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while primary.inner.state.lock().workers.contains_key(&2) {
+        assert!(Instant::now() < deadline, "worker 2's slot never went");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(counts(&primary), (HashMap::from([(1, 3)]), 4));
+    // The primary ends: every slot goes, the total stays.
+    primary.shutdown(Duration::from_millis(200));
+    assert_eq!(counts(&primary), (HashMap::new(), 4));
+}
