@@ -18,7 +18,7 @@ for (const CASE of ['option', 'property']) {
     assert.match(refused.message, CASE === 'option' ? /'options\.schedulingPolicy'.*Received 'nonsense'/ : /'cluster\.schedulingPolicy'.*Received 99/);
     assert.deepStrictEqual(refused.settings, {}, 'the refused call applied nothing');
     assert.deepStrictEqual(policy, { ev: 'policy', policy: 4, exec: true });
-    assert.deepStrictEqual(served, { ev: 'served', workers: 1 }, 'sticky: one client address, one worker');
+    assert.deepStrictEqual(served, { ev: 'served', answered: 6, workers: 1 }, 'sticky: one client address, one worker');
     assert.strictEqual((await proc.exited).code, 0);
   });
 }
@@ -51,6 +51,6 @@ test('the settings outlive the native primary: after it ends with the last worke
   assert.strictEqual(events.filter((l) => l.ev === 'restart').length, 1);
   // the heartbeat finds the stuck worker, and sticky sends one address to one worker.
   assert.ok(find('unresponsive') > find('giveup'), JSON.stringify(events));
-  assert.deepStrictEqual(events[find('served')], { ev: 'served', workers: 1 });
+  assert.deepStrictEqual(events[find('served')], { ev: 'served', answered: 6, workers: 1 });
   assert.strictEqual(events.filter((l) => l.ev === 'shutdown').length, 1, 'the second ended with its workers');
 });

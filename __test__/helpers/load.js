@@ -88,4 +88,15 @@ function load({ port, host = '127.0.0.1', concurrency = 8, keepAlive = false, ma
   };
 }
 
-module.exports = { load };
+/**
+ * `requests` requests one after another, each on a new connection: how many were answered
+ * and by how many distinct workers (each worker answers with its own id).
+ */
+async function answeringWorkers(port, requests) {
+  const run = load({ port, concurrency: 1, maxRequests: requests });
+  await run.completed(requests);
+  const stats = await run.stop();
+  return { answered: stats.ok, workers: Object.keys(stats.byWorker).length };
+}
+
+module.exports = { load, answeringWorkers };

@@ -3,9 +3,8 @@
 //! empty. A lost wakeup there leaves connections waiting in the kernel forever, so each
 //! burst must be answered in full.
 
-use super::tests::recorded_primary;
+use super::tests::{node_worker, recorded_primary};
 use super::*;
-use crate::spawn::StdioSpec;
 use crate::test_node::node_available;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -29,21 +28,7 @@ fn answering_worker(test: &str, id: u32) -> SpawnOptions {
     "#;
     let path = script_path(test, id);
     std::fs::write(&path, script).unwrap();
-    let mut env: Vec<(String, String)> = std::env::vars().collect();
-    env.push(("NODE_UNIQUE_ID".into(), id.to_string()));
-    env.push(("NODE_CHANNEL_FD".into(), "3".into()));
-    env.push(("NODE_CHANNEL_SERIALIZATION_MODE".into(), "json".into()));
-    SpawnOptions {
-        program: "node".into(),
-        args: vec![path.to_string_lossy().into_owned()],
-        env,
-        cwd: None,
-        uid: None,
-        gid: None,
-        stdio: vec![StdioSpec::Ignore, StdioSpec::Inherit, StdioSpec::Inherit],
-        channel_fd: 3,
-        cpu_affinity: None,
-    }
+    node_worker(&path, id)
 }
 
 /// Opens `clients` connections at once and reads each one's answer; false if any is not

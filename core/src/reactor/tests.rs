@@ -138,12 +138,17 @@ fn http_worker() -> SpawnOptions {
     // it runs a script.
     let path = http_worker_script();
     std::fs::write(&path, script).unwrap();
+    node_worker(&path, 1)
+}
+
+/// Node's own cluster worker `id` running the script at `path`, with a JSON channel on fd 3.
+pub(super) fn node_worker(path: &std::path::Path, id: u32) -> SpawnOptions {
     SpawnOptions {
         program: "node".into(),
         args: vec![path.to_string_lossy().into_owned()],
         env: std::env::vars()
             .chain([
-                ("NODE_UNIQUE_ID".into(), "1".into()),
+                ("NODE_UNIQUE_ID".into(), id.to_string()),
                 ("NODE_CHANNEL_FD".into(), "3".into()),
                 ("NODE_CHANNEL_SERIALIZATION_MODE".into(), "json".into()),
             ])
